@@ -1,0 +1,310 @@
+//! One error type for every way a request can fail, and its HTTP answer.
+//!
+//! Every error has a stable machine code (multer's codes where the sample's users know them, e.g.
+//! `LIMIT_FILE_SIZE`), a message a person can act on, and the field or file it concerns. The answer is always
+//! JSON: `{"error": {"code", "message", "field"}}`. Internal and store failures are logged here, once, with their
+//! cause; the client gets the code and a message without internals.
+
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// What went wrong with a request.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// 415: the request is not `multipart/form-data`.
+    #[error("expected a multipart/form-data request with files in the field `{expected}`")]
+    NotMultipart { expected: String },
+    /// 400: the multipart body is malformed (no boundary, truncated, bad part headers).
+    #[error("the multipart body is malformed: {detail}")]
+    MalformedMultipart { detail: String },
+    /// 400: the request carried no file.
+    #[error("no file was uploaded: send one or more files in the field `{expected}`")]
+    NoFile { expected: String },
+    /// 400: a file came in a field other than the expected one (multer's `LIMIT_UNEXPECTED_FILE`).
+    #[error("unexpected file field `{field}`: send files in the field `{expected}`")]
+    UnexpectedFile { field: String, expected: String },
+    /// 400: a part has no field name (multer's `MISSING_FIELD_NAME`).
+    #[error("a part of the form has no field name")]
+    MissingFieldName,
+    /// 413: a file is larger than `MAX_FILE_SIZE` (multer's `LIMIT_FILE_SIZE`).
+    #[error("file too large: `{file}` exceeds the limit of {limit} bytes")]
+    FileTooLarge {
+        field: String,
+        file: String,
+        limit: u64,
+    },
+    /// 413: more files than `MAX_FILES` (multer's `LIMIT_FILE_COUNT`).
+    #[error("too many files: at most {limit} per request")]
+    TooManyFiles { field: String, limit: usize },
+    /// 413: more parts than `MAX_PARTS` (multer's `LIMIT_PART_COUNT`).
+    #[error("too many parts: at most {limit} per request")]
+    TooManyParts { limit: usize },
+    /// 413: more non-file fields than `MAX_FIELDS` (multer's `LIMIT_FIELD_COUNT`).
+    #[error("too many fields: at most {limit} per request")]
+    TooManyFields { field: String, limit: usize },
+    /// 413: a field name longer than 100 bytes (multer's `LIMIT_FIELD_KEY`).
+    #[error("field name too long: at most {limit} bytes")]
+    FieldNameTooLong { field: String, limit: usize },
+    /// 413: a non-file field value larger than `MAX_FIELD_SIZE` (multer's `LIMIT_FIELD_VALUE`).
+    #[error("field value too long: `{field}` exceeds {limit} bytes")]
+    FieldValueTooLong { field: String, limit: u64 },
+    /// 408: the client stopped sending the body for longer than `BODY_READ_TIMEOUT_SECS`.
+    #[error("the request body stopped arriving for {seconds} seconds")]
+    BodyTimeout { seconds: u64 },
+    /// 400: the connection broke while the body was being read.
+    #[error("the request body could not be read to its end")]
+    BodyRead,
+    /// 503: the store could not be reached (network, timeout, start-up).
+    #[error("the storage service is unreachable; try again shortly")]
+    StoreUnavailable {
+        operation: &'static str,
+        detail: String,
+    },
+    /// 502: the store refused the request; `code` is the store's own (AccessDenied, NoSuchBucket, ...).
+    #[error("the storage service refused the upload ({code})")]
+    StoreRejected {
+        operation: &'static str,
+        code: String,
+        detail: String,
+    },
+    /// 500: a bug or an unexpected state; details are logged, not sent.
+    #[error("something went wrong on the server")]
+    Internal(#[from] anyhow::Error),
+}
+
+/// The JSON body of every error answer.
+#[derive(Debug, Serialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// One error: a stable code, a human message, the field or file it concerns.
+#[derive(Debug, Serialize)]
+pub struct ErrorDetail {
+    pub code: &'static str,
+    pub message: String,
+    pub field: Option<String>,
+    /// The name of the file that failed, when one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+}
+
+impl AppError {
+    /// The stable machine code clients branch on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotMultipart { .. } => "UNSUPPORTED_MEDIA_TYPE",
+            Self::MalformedMultipart { .. } => "MALFORMED_MULTIPART",
+            Self::NoFile { .. } => "NO_FILE",
+            Self::UnexpectedFile { .. } => "LIMIT_UNEXPECTED_FILE",
+            Self::MissingFieldName => "MISSING_FIELD_NAME",
+            Self::FileTooLarge { .. } => "LIMIT_FILE_SIZE",
+            Self::TooManyFiles { .. } => "LIMIT_FILE_COUNT",
+            Self::TooManyParts { .. } => "LIMIT_PART_COUNT",
+            Self::TooManyFields { .. } => "LIMIT_FIELD_COUNT",
+            Self::FieldNameTooLong { .. } => "LIMIT_FIELD_KEY",
+            Self::FieldValueTooLong { .. } => "LIMIT_FIELD_VALUE",
+            Self::BodyTimeout { .. } => "REQUEST_TIMEOUT",
+            Self::BodyRead => "BODY_READ_FAILED",
+            Self::StoreUnavailable { .. } => "STORE_UNAVAILABLE",
+            Self::StoreRejected { code, .. } => match code.as_str() {
+                "AccessDenied" | "InvalidAccessKeyId" | "SignatureDoesNotMatch" => {
+                    "STORE_ACCESS_DENIED"
+                }
+                "NoSuchBucket" => "STORE_NO_SUCH_BUCKET",
+                "AccessControlListNotSupported" => "STORE_ACL_NOT_SUPPORTED",
+                _ => "STORE_ERROR",
+            },
+            Self::Internal(_) => "INTERNAL_ERROR",
+        }
+    }
+
+    /// The HTTP status of the answer.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::NotMultipart { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::MalformedMultipart { .. }
+            | Self::NoFile { .. }
+            | Self::UnexpectedFile { .. }
+            | Self::MissingFieldName
+            | Self::BodyRead => StatusCode::BAD_REQUEST,
+            Self::FileTooLarge { .. }
+            | Self::TooManyFiles { .. }
+            | Self::TooManyParts { .. }
+            | Self::TooManyFields { .. }
+            | Self::FieldNameTooLong { .. }
+            | Self::FieldValueTooLong { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            Self::StoreUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::StoreRejected { .. } => StatusCode::BAD_GATEWAY,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The form field the error concerns, as multer reports it.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Self::UnexpectedFile { field, .. }
+            | Self::FileTooLarge { field, .. }
+            | Self::TooManyFiles { field, .. }
+            | Self::TooManyFields { field, .. }
+            | Self::FieldNameTooLong { field, .. }
+            | Self::FieldValueTooLong { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+
+    /// Whether the client caused it (4xx): those are not logged as errors.
+    pub fn is_client_error(&self) -> bool {
+        self.status().is_client_error()
+    }
+
+    /// Classifies an aws-sdk-s3 failure: unreachable (503) or refused (502), logged with a hint.
+    pub fn from_sdk<E, R>(operation: &'static str, err: SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug,
+    {
+        match &err {
+            SdkError::ServiceError(service) => {
+                let inner = service.err();
+                let code = inner.code().unwrap_or("Unknown").to_owned();
+                let detail = inner.message().unwrap_or_default().to_owned();
+                Self::StoreRejected {
+                    operation,
+                    code,
+                    detail,
+                }
+            }
+            SdkError::TimeoutError(_)
+            | SdkError::DispatchFailure(_)
+            | SdkError::ResponseError(_) => Self::StoreUnavailable {
+                operation,
+                detail: aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
+            },
+            _ => Self::Internal(anyhow::anyhow!(
+                "{operation}: {}",
+                aws_smithy_types::error::display::DisplayErrorContext(&err)
+            )),
+        }
+    }
+
+    /// What an operator should do about a store error, for the log.
+    fn hint(&self) -> Option<&'static str> {
+        match self.code() {
+            "STORE_ACCESS_DENIED" => Some(
+                "check AWS_ACCESS_KEY / AWS_SECRET_ACCESS_KEY and that the key's IAM policy allows \
+                 s3:PutObject, s3:AbortMultipartUpload and s3:DeleteObject on this bucket",
+            ),
+            "STORE_NO_SUCH_BUCKET" => {
+                Some("check AWS_S3_BUCKET and AWS_REGION: the bucket does not exist there")
+            }
+            "STORE_ACL_NOT_SUPPORTED" => Some(
+                "the bucket has ACLs disabled (the default since 2023): unset OBJECT_ACL and make objects \
+                 public with a bucket policy instead",
+            ),
+            "STORE_UNAVAILABLE" => {
+                Some("check the endpoint and the network; uploads resume when it answers")
+            }
+            _ => None,
+        }
+    }
+
+    /// The JSON body of the answer, naming the failed file when there is one.
+    pub fn body(&self, file: Option<String>) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail {
+                code: self.code(),
+                message: self.to_string(),
+                field: self.field().map(str::to_owned),
+                file,
+            },
+        }
+    }
+
+    /// Logs the error once, with its cause, at a level that fits who caused it.
+    pub fn log(&self) {
+        match self {
+            Self::Internal(err) => tracing::error!(error = ?err, "internal error"),
+            Self::StoreUnavailable { operation, detail } => {
+                tracing::error!(operation, detail, hint = self.hint(), "store unreachable");
+            }
+            Self::StoreRejected {
+                operation,
+                code,
+                detail,
+            } => {
+                tracing::error!(
+                    operation,
+                    code,
+                    detail,
+                    hint = self.hint(),
+                    "store refused a request"
+                );
+            }
+            other => tracing::info!(code = other.code(), error = %other, "upload rejected"),
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        self.log();
+        (self.status(), Json(self.body(None))).into_response()
+    }
+}
+
+/// An error that concerns one named file of a request.
+#[derive(Debug)]
+pub struct FileError {
+    pub file: Option<String>,
+    pub error: AppError,
+}
+
+impl From<AppError> for FileError {
+    fn from(error: AppError) -> Self {
+        Self { file: None, error }
+    }
+}
+
+impl IntoResponse for FileError {
+    fn into_response(self) -> Response {
+        self.error.log();
+        (self.error.status(), Json(self.error.body(self.file))).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_and_statuses_follow_multer_and_http() {
+        let err = AppError::FileTooLarge {
+            field: "photos".to_owned(),
+            file: "a.png".to_owned(),
+            limit: 10,
+        };
+        assert_eq!(err.code(), "LIMIT_FILE_SIZE");
+        assert_eq!(err.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(err.field(), Some("photos"));
+        let acl = AppError::StoreRejected {
+            operation: "PutObject",
+            code: "AccessControlListNotSupported".to_owned(),
+            detail: String::new(),
+        };
+        assert_eq!(acl.code(), "STORE_ACL_NOT_SUPPORTED");
+        assert_eq!(acl.status(), StatusCode::BAD_GATEWAY);
+    }
+
+    #[test]
+    fn internal_errors_do_not_leak_their_cause() {
+        let err = AppError::Internal(anyhow::anyhow!("/home/secret/path exploded"));
+        let body = serde_json::to_string(&err.body(None)).unwrap();
+        assert!(!body.contains("secret"), "{body}");
+        assert!(body.contains("INTERNAL_ERROR"));
+    }
+}

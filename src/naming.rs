@@ -1,0 +1,369 @@
+//! File names: reading them from a multipart part, making them safe as object keys, and writing them back in a
+//! `Content-Disposition` header.
+//!
+//! Clients name a non-ASCII file in different ways, and all must give the same name: curl and browsers send raw
+//! UTF-8 in `filename="…"` (browsers escape `"` as `%22` and CR/LF as `%0D`/`%0A`); Postman sends both
+//! `filename="<raw UTF-8>"` and `filename*=UTF-8''<percent-encoded>`. Everything here is a pure function, so the
+//! fuzz target and the unit tests drive it directly.
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode, utf8_percent_encode};
+
+/// The longest sanitized file name kept in an object key, in bytes. Keys stay short: some S3-compatible stores
+/// (s3s-fs) keep a sidecar file whose name grows with the key.
+pub const MAX_KEY_NAME_BYTES: usize = 64;
+
+/// The longest original name accepted, in bytes; longer names are cut (at a character boundary).
+pub const MAX_ORIGINAL_NAME_BYTES: usize = 1024;
+
+/// The parameters of a part's `Content-Disposition: form-data; …` header that matter here.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Disposition {
+    /// `name`: the form field.
+    pub name: Option<String>,
+    /// `filename*` if present and valid, else `filename`: the part is a file when this is `Some`.
+    pub filename: Option<String>,
+}
+
+/// Parses a part's raw `Content-Disposition` value. Bytes that are not UTF-8 are replaced (U+FFFD), never
+/// rejected: a name is data, and the object is still stored safely.
+pub fn parse_disposition(raw: &[u8]) -> Disposition {
+    let mut out = Disposition::default();
+    let mut extended = None;
+    let mut rest = raw;
+    // Skip the disposition type (`form-data`).
+    match rest.iter().position(|&b| b == b';') {
+        Some(i) => rest = &rest[i + 1..],
+        None => return out,
+    }
+    while !rest.is_empty() {
+        rest = trim_start(rest);
+        let Some(eq) = rest.iter().position(|&b| b == b'=' || b == b';') else {
+            break;
+        };
+        if rest[eq] == b';' {
+            rest = &rest[eq + 1..];
+            continue;
+        }
+        let key = trim_end(&rest[..eq]).to_ascii_lowercase();
+        rest = trim_start(&rest[eq + 1..]);
+        let value: Vec<u8>;
+        if rest.first() == Some(&b'"') {
+            let (v, after) = quoted_string(&rest[1..]);
+            value = v;
+            rest = after;
+        } else {
+            let end = rest.iter().position(|&b| b == b';').unwrap_or(rest.len());
+            value = trim_end(&rest[..end]).to_vec();
+            rest = &rest[end..];
+        }
+        if let Some(i) = rest.iter().position(|&b| b == b';') {
+            rest = &rest[i + 1..];
+        } else {
+            rest = &[];
+        }
+        match key.as_slice() {
+            b"name" if out.name.is_none() => {
+                out.name = Some(String::from_utf8_lossy(&value).into_owned())
+            }
+            b"filename" if out.filename.is_none() => {
+                out.filename = Some(decode_browser_escapes(&value))
+            }
+            b"filename*" if extended.is_none() => extended = decode_ext_value(&value),
+            _ => {}
+        }
+    }
+    if extended.is_some() {
+        out.filename = extended;
+    }
+    if let Some(name) = &mut out.filename {
+        truncate_at_char(name, MAX_ORIGINAL_NAME_BYTES);
+    }
+    out
+}
+
+fn trim_start(b: &[u8]) -> &[u8] {
+    let i = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    &b[i..]
+}
+
+fn trim_end(b: &[u8]) -> &[u8] {
+    let i = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(0, |i| i + 1);
+    &b[..i]
+}
+
+/// Reads a quoted string's content (after the opening quote) up to the closing quote, undoing `\"` and `\\`.
+fn quoted_string(b: &[u8]) -> (Vec<u8>, &[u8]) {
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' if i + 1 < b.len() && matches!(b[i + 1], b'"' | b'\\') => {
+                out.push(b[i + 1]);
+                i += 2;
+            }
+            b'"' => return (out, &b[i + 1..]),
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    (out, &[])
+}
+
+/// Browsers (per the HTML standard) send `"` as `%22` and CR/LF as `%0D`/`%0A` inside `filename="…"`, and
+/// nothing else percent-encoded: undo exactly those three, so a name with a literal `%41` stays as it is.
+fn decode_browser_escapes(value: &[u8]) -> String {
+    let text = String::from_utf8_lossy(value);
+    if !text.contains('%') {
+        return text.into_owned();
+    }
+    text.replace("%22", "\"")
+        .replace("%0D", "\r")
+        .replace("%0A", "\n")
+}
+
+/// Decodes an RFC 5987 / RFC 8187 `ext-value`: `charset'lang'percent-encoded`. UTF-8 and ISO-8859-1 are known;
+/// anything else is ignored (the plain `filename` is used then).
+fn decode_ext_value(value: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(value).ok()?;
+    let mut pieces = text.splitn(3, '\'');
+    let charset = pieces.next()?.to_ascii_lowercase();
+    let _language = pieces.next()?;
+    let encoded = pieces.next()?;
+    let bytes: Vec<u8> = percent_decode(encoded.as_bytes()).collect();
+    match charset.as_str() {
+        "utf-8" => Some(String::from_utf8_lossy(&bytes).into_owned()),
+        "iso-8859-1" => Some(bytes.iter().map(|&b| char::from(b)).collect()),
+        _ => None,
+    }
+}
+
+fn truncate_at_char(s: &mut String, max: usize) {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+}
+
+/// Makes a client's file name safe as the last segment of an object key: only the base name (after the last
+/// `/` or `\`), no control characters, none of the characters S3 advises against in keys, no leading dots (so
+/// no `..` and no hidden names), at most [`MAX_KEY_NAME_BYTES`] bytes with the extension kept. Never empty.
+pub fn sanitize_file_name(original: &str) -> String {
+    let base = original.rsplit(['/', '\\']).next().unwrap_or(original);
+    let mut name = String::with_capacity(base.len());
+    for c in base.chars() {
+        let replaced = if c.is_control() || is_unsafe_in_key(c) {
+            '_'
+        } else if c.is_whitespace() {
+            ' '
+        } else {
+            c
+        };
+        // Collapse runs of the replacement so hostile names stay short and readable.
+        if replaced == '_' && name.ends_with('_') && c != '_' {
+            continue;
+        }
+        name.push(replaced);
+    }
+    let name = name.trim_matches(|c: char| c == ' ' || c == '.').to_owned();
+    let mut name = if name.is_empty() || name.chars().all(|c| c == '_') {
+        "file".to_owned()
+    } else {
+        name
+    };
+    if name.len() > MAX_KEY_NAME_BYTES {
+        name = shorten_keeping_extension(&name, MAX_KEY_NAME_BYTES);
+    }
+    name
+}
+
+/// Characters AWS lists as "to avoid" in keys, plus `%` (it would read as an escape) and `/` `\`.
+fn is_unsafe_in_key(c: char) -> bool {
+    matches!(
+        c,
+        '/' | '\\'
+            | '{'
+            | '}'
+            | '^'
+            | '%'
+            | '`'
+            | '['
+            | ']'
+            | '"'
+            | '<'
+            | '>'
+            | '~'
+            | '#'
+            | '|'
+            | '\u{FFFD}'
+    ) || ('\u{80}'..='\u{9F}').contains(&c)
+        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
+fn shorten_keeping_extension(name: &str, max: usize) -> String {
+    let ext = match name.rfind('.') {
+        Some(i) if i > 0 && name.len() - i <= 16 => &name[i..],
+        _ => "",
+    };
+    let mut stem = name[..name.len() - ext.len()].to_owned();
+    truncate_at_char(&mut stem, max - ext.len());
+    let stem = stem.trim_end_matches([' ', '.']);
+    format!("{stem}{ext}")
+}
+
+/// Characters kept as they are in a URL path: RFC 3986 unreserved ones and `/`. Everything else is
+/// percent-encoded byte by byte (a space is `%20`, never `+`).
+const KEY_PATH: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'/');
+
+/// Percent-encodes an object key for a URL path.
+pub fn encode_key(key: &str) -> String {
+    utf8_percent_encode(key, KEY_PATH).to_string()
+}
+
+/// RFC 5987 `attr-char`: what may stay unencoded in `filename*=UTF-8''…`.
+const ATTR_CHAR: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'!')
+    .remove(b'#')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'+')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'^')
+    .remove(b'_')
+    .remove(b'`')
+    .remove(b'|')
+    .remove(b'~');
+
+/// The stored object's `Content-Disposition`: `inline` (or `attachment`), an ASCII fallback name, and the exact
+/// name as RFC 6266 `filename*=UTF-8''…`, so browsers show and save it under its real name.
+pub fn content_disposition(disposition: &str, original: &str) -> String {
+    let fallback: String = original
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' && c != '%' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded = utf8_percent_encode(original, ATTR_CHAR);
+    format!("{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KOREAN: &str = "스크린샷 2023-11-15 오후 8.04.29.png";
+
+    #[test]
+    fn raw_utf8_filename_is_read_exactly() {
+        let header = format!("form-data; name=\"photos\"; filename=\"{KOREAN}\"");
+        let d = parse_disposition(header.as_bytes());
+        assert_eq!(d.name.as_deref(), Some("photos"));
+        assert_eq!(d.filename.as_deref(), Some(KOREAN));
+    }
+
+    #[test]
+    fn postman_style_extended_filename_wins_and_agrees() {
+        let encoded = utf8_percent_encode(KOREAN, ATTR_CHAR);
+        let header = format!(
+            "form-data; name=\"photos\"; filename=\"{KOREAN}\"; filename*=UTF-8''{encoded}"
+        );
+        assert_eq!(
+            parse_disposition(header.as_bytes()).filename.as_deref(),
+            Some(KOREAN)
+        );
+        let only_ext = format!("form-data; name=photos; filename*=utf-8''{encoded}");
+        let d = parse_disposition(only_ext.as_bytes());
+        assert_eq!(d.filename.as_deref(), Some(KOREAN));
+        assert_eq!(d.name.as_deref(), Some("photos"));
+    }
+
+    #[test]
+    fn browser_escapes_are_undone() {
+        let d = parse_disposition(br#"form-data; name="photos"; filename="a%22b%0D%0Ac.png""#);
+        assert_eq!(d.filename.as_deref(), Some("a\"b\r\nc.png"));
+        let d = parse_disposition(br#"form-data; name="photos"; filename="100%41.png""#);
+        assert_eq!(d.filename.as_deref(), Some("100%41.png"));
+    }
+
+    #[test]
+    fn text_fields_have_no_filename_and_empty_filename_is_a_file() {
+        assert_eq!(
+            parse_disposition(br#"form-data; name="title""#).filename,
+            None
+        );
+        assert_eq!(
+            parse_disposition(br#"form-data; name="photos"; filename="""#)
+                .filename
+                .as_deref(),
+            Some("")
+        );
+    }
+
+    #[test]
+    fn non_utf8_bytes_are_replaced_not_rejected() {
+        let d = parse_disposition(b"form-data; name=\"photos\"; filename=\"\xff\xfe.png\"");
+        assert_eq!(d.filename.as_deref(), Some("\u{FFFD}\u{FFFD}.png"));
+        assert_eq!(
+            sanitize_file_name(d.filename.as_deref().unwrap_or_default()),
+            "_.png"
+        );
+    }
+
+    #[test]
+    fn sanitizer_removes_paths_controls_and_leading_dots() {
+        assert_eq!(sanitize_file_name("../../etc/passwd"), "passwd");
+        assert_eq!(sanitize_file_name("..\\..\\windows\\win.ini"), "win.ini");
+        assert_eq!(sanitize_file_name(".."), "file");
+        assert_eq!(sanitize_file_name(""), "file");
+        assert_eq!(sanitize_file_name(".env"), "env");
+        assert_eq!(sanitize_file_name("a\r\nb\u{0}.png"), "a_b_.png");
+        assert_eq!(sanitize_file_name("x\u{202E}gnp.exe"), "x_gnp.exe");
+        assert_eq!(sanitize_file_name(KOREAN), KOREAN);
+    }
+
+    #[test]
+    fn long_names_keep_their_extension_and_char_boundaries() {
+        let long = format!("{}.jpeg", "가".repeat(200));
+        let short = sanitize_file_name(&long);
+        assert!(short.len() <= MAX_KEY_NAME_BYTES, "{} bytes", short.len());
+        assert!(short.ends_with(".jpeg"));
+        assert!(short.starts_with('가'));
+    }
+
+    #[test]
+    fn keys_are_encoded_byte_by_byte_with_slash_kept() {
+        assert_eq!(encode_key("a b/c+d.png"), "a%20b/c%2Bd.png");
+        assert_eq!(encode_key("사진.png"), "%EC%82%AC%EC%A7%84.png");
+        assert_eq!(encode_key("x~y_z-1.2"), "x~y_z-1.2");
+    }
+
+    #[test]
+    fn content_disposition_has_ascii_fallback_and_utf8_name() {
+        let value = content_disposition("inline", "사진 \"1\".png");
+        assert_eq!(
+            value,
+            "inline; filename=\"__ _1_.png\"; filename*=UTF-8''%EC%82%AC%EC%A7%84%20%221%22.png"
+        );
+        assert!(value.is_ascii());
+    }
+}

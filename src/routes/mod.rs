@@ -1,0 +1,4 @@
+//! The HTTP endpoints, one module per group.
+
+pub mod meta;
+pub mod upload;

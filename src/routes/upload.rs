@@ -1,0 +1,366 @@
+//! `POST /upload`: multipart files in the field `photos`, each streamed to S3 as it arrives.
+//!
+//! The answer is the sample's: a JSON array with one object per file, in multer-s3's field names and order.
+//! A request is all or nothing: if any file fails, the files it already stored are deleted and the answer names
+//! the file that failed. The request is processed in its own task, so a client that disconnects cannot stop
+//! the clean-up half way: the task sees the body end early, aborts the upload and deletes what it stored.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::{Body, BodyDataStream};
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use serde::Serialize;
+use serde_json::Value;
+use tokio::time::{Instant, timeout};
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::config::{KeyStrategy, UploadConfig};
+use crate::content_type;
+use crate::error::{AppError, FileError};
+use crate::naming::{self, Disposition};
+use crate::storage::upload::ObjectSpec;
+
+/// The longest field name accepted (multer's `LIMIT_FIELD_KEY` default).
+const MAX_FIELD_NAME_BYTES: usize = 100;
+
+/// How long, and how much, the rest of a rejected body is read, so that the client gets the error answer
+/// instead of a reset connection.
+const DRAIN_TIME: Duration = Duration::from_secs(5);
+const DRAIN_BYTES: u64 = 256 * 1024 * 1024;
+
+/// One stored file, in the fields and order multer and multer-s3 produce.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadedFile {
+    pub fieldname: String,
+    /// The exact UTF-8 name the client sent (the sample garbles non-ASCII names as latin1).
+    pub originalname: String,
+    pub encoding: &'static str,
+    /// The type the client claimed for the part.
+    pub mimetype: String,
+    /// The true byte count, at every size (the sample says 0 for multipart uploads).
+    pub size: u64,
+    pub bucket: String,
+    pub key: String,
+    pub acl: Option<String>,
+    /// The type the object was stored with (from its bytes, then its name, then the claim).
+    pub content_type: String,
+    pub content_disposition: String,
+    pub content_encoding: Option<String>,
+    pub storage_class: String,
+    pub server_side_encryption: Option<String>,
+    pub metadata: Option<Value>,
+    /// The object's public URL: always present, always openable.
+    pub location: String,
+    pub etag: Option<String>,
+    pub version_id: Option<String>,
+}
+
+/// Receives the files of one request.
+#[tracing::instrument(name = "upload", skip_all)]
+pub async fn upload(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let task = tokio::spawn(async move {
+        let body = SharedBody::new(body.into_data_stream());
+        let result = receive(&state, &headers, body.clone()).await;
+        if result.is_err() {
+            body.drain(DRAIN_TIME, DRAIN_BYTES).await;
+        }
+        result
+    });
+    match task.await {
+        Ok(Ok(files)) => Json(files).into_response(),
+        Ok(Err(err)) => err.into_response(),
+        Err(err) => {
+            AppError::Internal(anyhow::Error::new(err).context("upload task")).into_response()
+        }
+    }
+}
+
+async fn receive(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: SharedBody,
+) -> Result<Vec<UploadedFile>, FileError> {
+    let limits = &state.config.upload;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let boundary = multer::parse_boundary(content_type).map_err(|err| match err {
+        multer::Error::NoBoundary => AppError::MalformedMultipart {
+            detail: "the Content-Type has no boundary".to_owned(),
+        },
+        _ => AppError::NotMultipart {
+            expected: limits.field_name.clone(),
+        },
+    })?;
+    let length_hint = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+
+    let stream = body.with_read_timeout(limits.body_read_timeout);
+    let mut multipart = multer::Multipart::new(stream, boundary);
+
+    let mut stored: Vec<UploadedFile> = Vec::new();
+    let result = read_parts(state, &mut multipart, length_hint, &mut stored).await;
+    match result {
+        Ok(()) if stored.is_empty() => Err(AppError::NoFile {
+            expected: limits.field_name.clone(),
+        }
+        .into()),
+        Ok(()) => Ok(stored),
+        Err(err) => {
+            let keys: Vec<String> = stored.into_iter().map(|f| f.key).collect();
+            if !keys.is_empty() {
+                tracing::info!(
+                    count = keys.len(),
+                    "deleting the files this failed request stored"
+                );
+                state.uploader.delete_all(&keys).await;
+            }
+            Err(err)
+        }
+    }
+}
+
+async fn read_parts(
+    state: &AppState,
+    multipart: &mut multer::Multipart<'static>,
+    length_hint: Option<u64>,
+    stored: &mut Vec<UploadedFile>,
+) -> Result<(), FileError> {
+    let limits = &state.config.upload;
+    let (mut parts, mut fields) = (0usize, 0usize);
+    while let Some(mut field) = multipart.next_field().await.map_err(map_multer)? {
+        parts += 1;
+        if parts > limits.max_parts {
+            return Err(AppError::TooManyParts {
+                limit: limits.max_parts,
+            }
+            .into());
+        }
+        let Disposition { name, filename } = field
+            .headers()
+            .get(header::CONTENT_DISPOSITION)
+            .map(|v| naming::parse_disposition(v.as_bytes()))
+            .unwrap_or_default();
+        let Some(name) = name.filter(|n| !n.is_empty()) else {
+            return Err(AppError::MissingFieldName.into());
+        };
+        if name.len() > MAX_FIELD_NAME_BYTES {
+            return Err(AppError::FieldNameTooLong {
+                field: name.chars().take(32).collect(),
+                limit: MAX_FIELD_NAME_BYTES,
+            }
+            .into());
+        }
+        let Some(filename) = filename else {
+            // A text field: the sample (multer) accepts them beside the files; they are bounded and dropped.
+            fields += 1;
+            if fields > limits.max_fields {
+                return Err(AppError::TooManyFields {
+                    field: name,
+                    limit: limits.max_fields,
+                }
+                .into());
+            }
+            let mut size = 0u64;
+            while let Some(chunk) = field.chunk().await.map_err(map_multer)? {
+                size += chunk.len() as u64;
+                if size > limits.max_field_size {
+                    return Err(AppError::FieldValueTooLong {
+                        field: name,
+                        limit: limits.max_field_size,
+                    }
+                    .into());
+                }
+            }
+            continue;
+        };
+        if name != limits.field_name {
+            return Err(AppError::UnexpectedFile {
+                field: name,
+                expected: limits.field_name.clone(),
+            }
+            .into());
+        }
+        if stored.len() >= limits.max_files {
+            return Err(AppError::TooManyFiles {
+                field: name,
+                limit: limits.max_files,
+            }
+            .into());
+        }
+        let file = store_file(state, field, name, filename.clone(), length_hint)
+            .await
+            .map_err(|error| FileError {
+                file: Some(filename),
+                error,
+            })?;
+        stored.push(file);
+    }
+    Ok(())
+}
+
+async fn store_file(
+    state: &AppState,
+    field: multer::Field<'static>,
+    fieldname: String,
+    originalname: String,
+    length_hint: Option<u64>,
+) -> Result<UploadedFile, AppError> {
+    let limits = &state.config.upload;
+    let mimetype = field.content_type().map_or_else(
+        || "application/octet-stream".to_owned(),
+        ToString::to_string,
+    );
+    let limit = limits.max_file_size;
+    let (limit_field, limit_file) = (fieldname.clone(), originalname.clone());
+    let mut seen = 0u64;
+    let chunks = field.map(move |chunk| {
+        let chunk = chunk.map_err(map_multer)?;
+        seen += chunk.len() as u64;
+        if seen > limit {
+            return Err(AppError::FileTooLarge {
+                field: limit_field.clone(),
+                file: limit_file.clone(),
+                limit,
+            });
+        }
+        Ok(chunk)
+    });
+    let mut reader = state.uploader.reader(chunks, length_hint);
+    let first = reader.next_part().await?;
+
+    let content_type = content_type::detect(
+        &first.chunks.head(content_type::SNIFF_LEN),
+        &originalname,
+        Some(&mimetype),
+    );
+    let content_disposition =
+        naming::content_disposition(content_type::disposition_for(&content_type), &originalname);
+    let spec = ObjectSpec {
+        key: object_key(limits, &originalname),
+        content_type,
+        content_disposition,
+    };
+    let object = state.uploader.upload(&spec, first, &mut reader).await?;
+    tracing::info!(
+        key = spec.key,
+        size = object.size,
+        content_type = spec.content_type,
+        "stored"
+    );
+    Ok(UploadedFile {
+        fieldname,
+        originalname,
+        encoding: "7bit",
+        mimetype,
+        size: object.size,
+        bucket: state.uploader.bucket().to_owned(),
+        location: state.urls.url(&spec.key),
+        key: spec.key,
+        acl: limits.acl.clone(),
+        content_type: spec.content_type,
+        content_disposition: spec.content_disposition,
+        content_encoding: None,
+        storage_class: "STANDARD".to_owned(),
+        server_side_encryption: object.server_side_encryption,
+        metadata: None,
+        etag: object.etag,
+        version_id: object.version_id,
+    })
+}
+
+/// The object key for a file: `<prefix><uuid>/<sanitized name>`, or `<prefix><sanitized name>` as the sample.
+pub fn object_key(limits: &UploadConfig, original: &str) -> String {
+    let name = naming::sanitize_file_name(original);
+    match limits.key_strategy {
+        KeyStrategy::Unique => format!("{}{}/{name}", limits.key_prefix, Uuid::now_v7().simple()),
+        KeyStrategy::Original => format!("{}{name}", limits.key_prefix),
+    }
+}
+
+fn map_multer(err: multer::Error) -> AppError {
+    match err {
+        multer::Error::StreamReadFailed(source) => match source.downcast::<AppError>() {
+            Ok(app) => *app,
+            Err(_) => AppError::BodyRead,
+        },
+        other => AppError::MalformedMultipart {
+            detail: other.to_string(),
+        },
+    }
+}
+
+/// The request body, shared between multer (which reads it) and the clean-up that drains what is left after
+/// an error. Only one of them reads at a time: the lock is never held across an await.
+#[derive(Clone)]
+struct SharedBody(Arc<Mutex<BodyDataStream>>);
+
+impl SharedBody {
+    fn new(stream: BodyDataStream) -> Self {
+        Self(Arc::new(Mutex::new(stream)))
+    }
+
+    /// The body as multer wants it, failing when no bytes arrive for `idle`.
+    fn with_read_timeout(
+        self,
+        idle: Duration,
+    ) -> impl Stream<Item = Result<Bytes, AppError>> + Send + 'static {
+        futures_util::stream::unfold(Some(self), move |state| async move {
+            let body = state?;
+            match timeout(
+                idle,
+                futures_util::future::poll_fn(|cx| body.poll_chunk(cx)),
+            )
+            .await
+            {
+                Ok(Some(Ok(chunk))) => Some((Ok(chunk), Some(body))),
+                Ok(Some(Err(err))) => {
+                    tracing::debug!(error = %err, "request body ended early");
+                    Some((Err(AppError::BodyRead), None))
+                }
+                Ok(None) => None,
+                Err(_) => Some((
+                    Err(AppError::BodyTimeout {
+                        seconds: idle.as_secs(),
+                    }),
+                    None,
+                )),
+            }
+        })
+    }
+
+    fn poll_chunk(&self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, axum::Error>>> {
+        let mut stream = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        Pin::new(&mut *stream).poll_next(cx)
+    }
+
+    /// Reads and discards what is left of the body, for at most `max_time` and `max_bytes`.
+    async fn drain(&self, max_time: Duration, max_bytes: u64) {
+        let deadline = Instant::now() + max_time;
+        let mut drained = 0u64;
+        while drained < max_bytes {
+            match tokio::time::timeout_at(
+                deadline,
+                futures_util::future::poll_fn(|cx| self.poll_chunk(cx)),
+            )
+            .await
+            {
+                Ok(Some(Ok(chunk))) => drained += chunk.len() as u64,
+                _ => break,
+            }
+        }
+    }
+}

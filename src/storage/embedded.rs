@@ -1,0 +1,117 @@
+//! The embedded S3-compatible store: s3s-fs served on a loopback port, so `cargo run` works with no AWS account.
+//!
+//! Like the seed's bucket policy, anonymous GetObject and HeadObject are allowed (returned URLs open in a
+//! browser) and every other anonymous request is refused. The server talks to it with the same aws-sdk-s3 client
+//! it uses for AWS, over HTTP.
+
+use std::net::SocketAddr;
+
+use anyhow::Context as _;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use s3s::access::{S3Access, S3AccessContext};
+use s3s::auth::SimpleAuth;
+use s3s::service::S3ServiceBuilder;
+use s3s::{S3Result, s3_error};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::config::EmbeddedConfig;
+
+/// A running embedded store. Dropping it stops accepting connections.
+#[derive(Debug)]
+pub struct EmbeddedStore {
+    addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl EmbeddedStore {
+    /// Creates the data folder and starts serving on `config.addr`.
+    pub async fn start(config: &EmbeddedConfig) -> anyhow::Result<Self> {
+        tokio::fs::create_dir_all(&config.data_dir)
+            .await
+            .with_context(|| {
+                format!(
+                    "create the embedded store's folder {}",
+                    config.data_dir.display()
+                )
+            })?;
+        let fs = s3s_fs::FileSystem::new(&config.data_dir).map_err(|err| {
+            anyhow::anyhow!(
+                "open the embedded store at {}: {err:?}",
+                config.data_dir.display()
+            )
+        })?;
+        let service = {
+            let mut builder = S3ServiceBuilder::new(fs);
+            builder.set_auth(SimpleAuth::from_single(
+                config.access_key.clone(),
+                config.secret_key.expose().to_owned(),
+            ));
+            builder.set_access(PublicRead);
+            builder.build()
+        };
+        let listener = TcpListener::bind(config.addr).await.with_context(|| {
+            format!(
+                "bind the embedded store to {} (set EMBEDDED_S3_ADDR)",
+                config.addr
+            )
+        })?;
+        let addr = listener.local_addr().context("embedded store address")?;
+        let task = tokio::spawn(async move {
+            loop {
+                let (socket, _) = match listener.accept().await {
+                    Ok(conn) => conn,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "embedded store: accept failed");
+                        continue;
+                    }
+                };
+                let _ = socket.set_nodelay(true);
+                let service = service.clone();
+                tokio::spawn(async move {
+                    let conn = ConnBuilder::new(TokioExecutor::new());
+                    if let Err(err) = conn.serve_connection(TokioIo::new(socket), service).await {
+                        tracing::debug!(error = %err, "embedded store: connection ended with an error");
+                    }
+                });
+            }
+        });
+        Ok(Self { addr, task })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Its endpoint URL, e.g. `http://127.0.0.1:9400`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for EmbeddedStore {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The seed's bucket policy: anyone may read objects; everything else needs the store's key.
+struct PublicRead;
+
+#[async_trait::async_trait]
+impl S3Access for PublicRead {
+    async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        if cx.credentials().is_some() {
+            return Ok(());
+        }
+        match cx.s3_op().name() {
+            "GetObject" | "HeadObject" => Ok(()),
+            _ => Err(s3_error!(
+                AccessDenied,
+                "anonymous access is limited to reading objects"
+            )),
+        }
+    }
+}

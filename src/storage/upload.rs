@@ -1,0 +1,453 @@
+//! Streaming one file to S3 while it arrives.
+//!
+//! The file is read one part at a time (8 MiB by default). If the stream ends within the first part, the file
+//! goes as one PutObject with its known length; otherwise as a multipart upload with a few parts in flight,
+//! completed in order and aborted on any error, including a client that disconnects (the abort then runs from
+//! a guard's `Drop`). Memory is bounded twice: per file (parts in flight + the one being read) and across all
+//! uploads (a byte budget shared by the whole server: a reader waits for room before it reads a part, so slow
+//! stores slow clients down instead of growing memory).
+
+use std::sync::Arc;
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ObjectCannedAcl};
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+
+use super::body::Chunks;
+use crate::error::AppError;
+
+/// The budget counts KiB, so that a part of up to 5 GiB fits a `u32` permit count.
+const BUDGET_UNIT: u64 = 1024;
+
+/// How objects are written: shared by all requests.
+#[derive(Clone, Debug)]
+pub struct Uploader {
+    client: Client,
+    bucket: String,
+    part_size: u64,
+    parts_in_flight: usize,
+    budget: Arc<Semaphore>,
+    acl: Option<ObjectCannedAcl>,
+}
+
+/// What to store a file as.
+#[derive(Clone, Debug)]
+pub struct ObjectSpec {
+    pub key: String,
+    pub content_type: String,
+    pub content_disposition: String,
+}
+
+/// What the store answered for a stored file.
+#[derive(Clone, Debug, Default)]
+pub struct StoredObject {
+    pub size: u64,
+    pub etag: Option<String>,
+    pub version_id: Option<String>,
+    pub server_side_encryption: Option<String>,
+}
+
+/// One part's bytes, with the share of the memory budget they hold.
+#[derive(Debug)]
+pub struct Part {
+    pub chunks: Chunks,
+    /// The stream ended with this part.
+    pub eof: bool,
+    _permit: OwnedSemaphorePermit,
+}
+
+/// Cuts a stream of chunks into parts of `part_size` bytes (the last one shorter) without copying.
+pub struct PartReader<S> {
+    stream: S,
+    carry: Option<Bytes>,
+    part_size: u64,
+    /// The most one part can need: `part_size`, or less when the request's length says so.
+    reserve: u64,
+    budget: Arc<Semaphore>,
+}
+
+impl Uploader {
+    pub fn new(
+        client: Client,
+        bucket: String,
+        part_size: u64,
+        parts_in_flight: usize,
+        memory_budget: u64,
+        acl: Option<&str>,
+    ) -> Self {
+        let units = (memory_budget / BUDGET_UNIT).clamp(1, Semaphore::MAX_PERMITS as u64) as usize;
+        Self {
+            client,
+            bucket,
+            part_size,
+            parts_in_flight: parts_in_flight.max(1),
+            budget: Arc::new(Semaphore::new(units)),
+            acl: acl.map(ObjectCannedAcl::from),
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// Bytes of the memory budget not in use right now.
+    pub fn budget_available(&self) -> u64 {
+        self.budget.available_permits() as u64 * BUDGET_UNIT
+    }
+
+    /// A reader for one file's chunks. `length_hint` (the request's Content-Length) lets small uploads reserve
+    /// only what they can need from the shared budget.
+    pub fn reader<S>(&self, stream: S, length_hint: Option<u64>) -> PartReader<S>
+    where
+        S: Stream<Item = Result<Bytes, AppError>> + Unpin,
+    {
+        PartReader {
+            stream,
+            carry: None,
+            part_size: self.part_size,
+            reserve: length_hint.map_or(self.part_size, |len| len.min(self.part_size)),
+            budget: Arc::clone(&self.budget),
+        }
+    }
+
+    /// Stores a file whose first part has been read; reads and uploads the rest from `reader`.
+    pub async fn upload<S>(
+        &self,
+        spec: &ObjectSpec,
+        first: Part,
+        reader: &mut PartReader<S>,
+    ) -> Result<StoredObject, AppError>
+    where
+        S: Stream<Item = Result<Bytes, AppError>> + Unpin,
+    {
+        if first.eof {
+            return self.put_object(spec, first).await;
+        }
+        self.multipart(spec, first, reader).await
+    }
+
+    async fn put_object(&self, spec: &ObjectSpec, part: Part) -> Result<StoredObject, AppError> {
+        let size = part.chunks.len();
+        let output = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&spec.key)
+            .content_length(size as i64)
+            .content_type(&spec.content_type)
+            .content_disposition(&spec.content_disposition)
+            .set_acl(self.acl.clone())
+            .body(part.chunks.into_byte_stream())
+            .customize()
+            .disable_payload_signing()
+            .send()
+            .await
+            .map_err(|err| AppError::from_sdk("PutObject", err))?;
+        Ok(StoredObject {
+            size,
+            etag: output.e_tag,
+            version_id: output.version_id,
+            server_side_encryption: output.server_side_encryption.map(|s| s.as_str().to_owned()),
+        })
+    }
+
+    async fn multipart<S>(
+        &self,
+        spec: &ObjectSpec,
+        first: Part,
+        reader: &mut PartReader<S>,
+    ) -> Result<StoredObject, AppError>
+    where
+        S: Stream<Item = Result<Bytes, AppError>> + Unpin,
+    {
+        let created = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(&spec.key)
+            .content_type(&spec.content_type)
+            .content_disposition(&spec.content_disposition)
+            .set_acl(self.acl.clone())
+            .send()
+            .await
+            .map_err(|err| AppError::from_sdk("CreateMultipartUpload", err))?;
+        let upload_id = created.upload_id.ok_or_else(|| {
+            AppError::Internal(anyhow::anyhow!(
+                "CreateMultipartUpload returned no upload id"
+            ))
+        })?;
+        let mut guard = AbortGuard {
+            client: self.client.clone(),
+            bucket: self.bucket.clone(),
+            key: spec.key.clone(),
+            upload_id: Some(upload_id.clone()),
+        };
+
+        let mut tasks = JoinSet::new();
+        match self
+            .upload_parts(spec, &upload_id, first, reader, &mut tasks)
+            .await
+        {
+            Ok(stored) => {
+                guard.upload_id = None;
+                Ok(stored)
+            }
+            Err(err) => {
+                tasks.abort_all();
+                while tasks.join_next().await.is_some() {}
+                guard.abort_now().await;
+                Err(err)
+            }
+        }
+    }
+
+    async fn upload_parts<S>(
+        &self,
+        spec: &ObjectSpec,
+        upload_id: &str,
+        first: Part,
+        reader: &mut PartReader<S>,
+        tasks: &mut JoinSet<Result<CompletedPart, AppError>>,
+    ) -> Result<StoredObject, AppError>
+    where
+        S: Stream<Item = Result<Bytes, AppError>> + Unpin,
+    {
+        let mut completed = Vec::new();
+        let mut size = 0;
+        let mut number = 1;
+        let mut part = first;
+        loop {
+            size += part.chunks.len();
+            let eof = part.eof;
+            // An empty last part exists only when the file ends exactly on a part boundary: skip it.
+            if !part.chunks.is_empty() || number == 1 {
+                tasks.spawn(self.upload_part(spec, upload_id, number, part));
+                number += 1;
+            }
+            if eof {
+                break;
+            }
+            while let Some(done) = tasks.try_join_next() {
+                completed.push(joined(done)?);
+            }
+            while tasks.len() >= self.parts_in_flight {
+                if let Some(done) = tasks.join_next().await {
+                    completed.push(joined(done)?);
+                }
+            }
+            part = reader.next_part().await?;
+        }
+        while let Some(done) = tasks.join_next().await {
+            completed.push(joined(done)?);
+        }
+        completed.sort_by_key(|p| p.part_number);
+
+        let output = self
+            .client
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(&spec.key)
+            .upload_id(upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(completed))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|err| AppError::from_sdk("CompleteMultipartUpload", err))?;
+        Ok(StoredObject {
+            size,
+            etag: output.e_tag,
+            version_id: output.version_id,
+            server_side_encryption: output.server_side_encryption.map(|s| s.as_str().to_owned()),
+        })
+    }
+
+    fn upload_part(
+        &self,
+        spec: &ObjectSpec,
+        upload_id: &str,
+        number: i32,
+        part: Part,
+    ) -> impl Future<Output = Result<CompletedPart, AppError>> + Send + 'static {
+        let request = self
+            .client
+            .upload_part()
+            .bucket(&self.bucket)
+            .key(&spec.key)
+            .upload_id(upload_id)
+            .part_number(number)
+            .content_length(part.chunks.len() as i64);
+        async move {
+            // The permit is held until the part is stored: it is what bounds memory across uploads.
+            let Part {
+                chunks, _permit, ..
+            } = part;
+            let output = request
+                .body(chunks.into_byte_stream())
+                .customize()
+                .disable_payload_signing()
+                .send()
+                .await
+                .map_err(|err| AppError::from_sdk("UploadPart", err))?;
+            drop(_permit);
+            Ok(CompletedPart::builder()
+                .part_number(number)
+                .set_e_tag(output.e_tag)
+                .build())
+        }
+    }
+
+    /// Deletes objects already stored by a request that failed later (all or nothing).
+    pub async fn delete_all(&self, keys: &[String]) {
+        for key in keys {
+            if let Err(err) = self
+                .client
+                .delete_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .send()
+                .await
+            {
+                let err = AppError::from_sdk("DeleteObject", err);
+                tracing::error!(key, error = %err, "could not delete an object of a failed request");
+            }
+        }
+    }
+}
+
+fn joined(
+    done: Result<Result<CompletedPart, AppError>, tokio::task::JoinError>,
+) -> Result<CompletedPart, AppError> {
+    done.map_err(|err| AppError::Internal(anyhow::Error::new(err).context("part upload task")))?
+}
+
+impl<S> PartReader<S>
+where
+    S: Stream<Item = Result<Bytes, AppError>> + Unpin,
+{
+    /// Reads the next part: waits for room in the memory budget, then for up to `part_size` bytes.
+    pub async fn next_part(&mut self) -> Result<Part, AppError> {
+        let units = self.reserve.div_ceil(BUDGET_UNIT).max(1) as u32;
+        let mut permit = Arc::clone(&self.budget)
+            .acquire_many_owned(units)
+            .await
+            .map_err(|err| {
+                AppError::Internal(anyhow::Error::new(err).context("memory budget closed"))
+            })?;
+        let mut chunks = Chunks::default();
+        let mut eof = false;
+        while chunks.len() < self.part_size {
+            let chunk = match self.carry.take() {
+                Some(chunk) => chunk,
+                None => match self.stream.next().await {
+                    Some(chunk) => chunk?,
+                    None => {
+                        eof = true;
+                        break;
+                    }
+                },
+            };
+            let room = (self.part_size - chunks.len()) as usize;
+            if chunk.len() > room {
+                let mut rest = chunk;
+                let head = rest.split_to(room);
+                chunks.push(head);
+                self.carry = Some(rest);
+            } else if !chunk.is_empty() {
+                chunks.push(chunk);
+            }
+        }
+        if !eof && self.carry.is_none() {
+            // A full part: look one chunk ahead, so a file of exactly one part still goes as one PutObject.
+            match self.stream.next().await {
+                Some(chunk) => self.carry = Some(chunk?),
+                None => eof = true,
+            }
+        }
+        let used = chunks.len().div_ceil(BUDGET_UNIT).max(1) as usize;
+        if let Some(unused) = permit.split(permit.num_permits().saturating_sub(used)) {
+            drop(unused);
+        }
+        Ok(Part {
+            chunks,
+            eof,
+            _permit: permit,
+        })
+    }
+}
+
+/// Aborts a multipart upload that was not completed, even when the future driving it is dropped.
+struct AbortGuard {
+    client: Client,
+    bucket: String,
+    key: String,
+    upload_id: Option<String>,
+}
+
+impl AbortGuard {
+    async fn abort_now(&mut self) {
+        if let Some(upload_id) = self.upload_id.take() {
+            abort(
+                self.client.clone(),
+                self.bucket.clone(),
+                self.key.clone(),
+                upload_id,
+            )
+            .await;
+        }
+    }
+}
+
+impl Drop for AbortGuard {
+    fn drop(&mut self) {
+        let Some(upload_id) = self.upload_id.take() else {
+            return;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(abort(
+                    self.client.clone(),
+                    self.bucket.clone(),
+                    self.key.clone(),
+                    upload_id,
+                ));
+            }
+            Err(_) => tracing::error!(
+                key = self.key,
+                upload_id,
+                "no runtime left to abort a multipart upload: abort it by hand or with a lifecycle rule"
+            ),
+        }
+    }
+}
+
+async fn abort(client: Client, bucket: String, key: String, upload_id: String) {
+    match client
+        .abort_multipart_upload()
+        .bucket(&bucket)
+        .key(&key)
+        .upload_id(&upload_id)
+        .send()
+        .await
+    {
+        Ok(_) => tracing::debug!(key, upload_id, "multipart upload aborted"),
+        Err(err) => {
+            let err = AppError::from_sdk("AbortMultipartUpload", err);
+            tracing::error!(
+                key,
+                upload_id,
+                error = %err,
+                "could not abort a multipart upload: its parts stay billed until it is aborted"
+            );
+        }
+    }
+}
