@@ -51,6 +51,9 @@ pub enum AppError {
     /// 413: a non-file field value larger than `MAX_FIELD_SIZE` (multer's `LIMIT_FIELD_VALUE`).
     #[error("field value too long: `{field}` exceeds {limit} bytes")]
     FieldValueTooLong { field: String, limit: u64 },
+    /// 413: part headers and boundaries took more than `limit` bytes (an endless part header).
+    #[error("the part headers of the form are too large (over {limit} bytes)")]
+    PartHeadersTooLarge { limit: u64 },
     /// 408: the client stopped sending the body for longer than `BODY_READ_TIMEOUT_SECS`.
     #[error("the request body stopped arriving for {seconds} seconds")]
     BodyTimeout { seconds: u64 },
@@ -107,6 +110,7 @@ impl AppError {
             Self::TooManyFields { .. } => "LIMIT_FIELD_COUNT",
             Self::FieldNameTooLong { .. } => "LIMIT_FIELD_KEY",
             Self::FieldValueTooLong { .. } => "LIMIT_FIELD_VALUE",
+            Self::PartHeadersTooLarge { .. } => "LIMIT_HEADER_SIZE",
             Self::BodyTimeout { .. } => "REQUEST_TIMEOUT",
             Self::BodyRead => "BODY_READ_FAILED",
             Self::StoreUnavailable { .. } => "STORE_UNAVAILABLE",
@@ -136,7 +140,8 @@ impl AppError {
             | Self::TooManyParts { .. }
             | Self::TooManyFields { .. }
             | Self::FieldNameTooLong { .. }
-            | Self::FieldValueTooLong { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            | Self::FieldValueTooLong { .. }
+            | Self::PartHeadersTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::StoreUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::StoreRejected { .. } => StatusCode::BAD_GATEWAY,

@@ -6,6 +6,7 @@
 //! the clean-up half way: the task sees the body end early, aborts the upload and deletes what it stored.
 
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -36,6 +37,11 @@ const MAX_FIELD_NAME_BYTES: usize = 100;
 /// instead of a reset connection.
 const DRAIN_TIME: Duration = Duration::from_secs(5);
 const DRAIN_BYTES: u64 = 256 * 1024 * 1024;
+
+/// The most body bytes that may be read without being delivered as field data: part headers and boundaries.
+/// Without this bound, one endless part header would be buffered whole (multer reads headers until a blank
+/// line). It is well above one read from the socket, so that it never trips on legitimate requests.
+const MAX_PART_OVERHEAD: u64 = 4 * 1024 * 1024;
 
 /// One stored file, in the fields and order multer and multer-s3 produce.
 #[derive(Debug, Serialize)]
@@ -108,11 +114,12 @@ async fn receive(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
 
+    let delivered = body.delivered();
     let stream = body.with_read_timeout(limits.body_read_timeout);
     let mut multipart = multer::Multipart::new(stream, boundary);
 
     let mut stored: Vec<UploadedFile> = Vec::new();
-    let result = read_parts(state, &mut multipart, length_hint, &mut stored).await;
+    let result = read_parts(state, &mut multipart, &delivered, length_hint, &mut stored).await;
     match result {
         Ok(()) if stored.is_empty() => Err(AppError::NoFile {
             expected: limits.field_name.clone(),
@@ -136,6 +143,7 @@ async fn receive(
 async fn read_parts(
     state: &AppState,
     multipart: &mut multer::Multipart<'static>,
+    delivered: &Arc<AtomicU64>,
     length_hint: Option<u64>,
     stored: &mut Vec<UploadedFile>,
 ) -> Result<(), FileError> {
@@ -176,6 +184,7 @@ async fn read_parts(
             }
             let mut size = 0u64;
             while let Some(chunk) = field.chunk().await.map_err(map_multer)? {
+                delivered.fetch_add(chunk.len() as u64, Ordering::Relaxed);
                 size += chunk.len() as u64;
                 if size > limits.max_field_size {
                     return Err(AppError::FieldValueTooLong {
@@ -201,7 +210,7 @@ async fn read_parts(
             }
             .into());
         }
-        let file = store_file(state, field, name, filename.clone(), length_hint)
+        let file = store_file(state, field, name, filename.clone(), Arc::clone(delivered), length_hint)
             .await
             .map_err(|error| FileError {
                 file: Some(filename),
@@ -217,6 +226,7 @@ async fn store_file(
     field: multer::Field<'static>,
     fieldname: String,
     originalname: String,
+    delivered: Arc<AtomicU64>,
     length_hint: Option<u64>,
 ) -> Result<UploadedFile, AppError> {
     let limits = &state.config.upload;
@@ -229,6 +239,7 @@ async fn store_file(
     let mut seen = 0u64;
     let chunks = field.map(move |chunk| {
         let chunk = chunk.map_err(map_multer)?;
+        delivered.fetch_add(chunk.len() as u64, Ordering::Relaxed);
         seen += chunk.len() as u64;
         if seen > limit {
             return Err(AppError::FileTooLarge {
@@ -306,11 +317,25 @@ fn map_multer(err: multer::Error) -> AppError {
 /// The request body, shared between multer (which reads it) and the clean-up that drains what is left after
 /// an error. Only one of them reads at a time: the lock is never held across an await.
 #[derive(Clone)]
-struct SharedBody(Arc<Mutex<BodyDataStream>>);
+struct SharedBody {
+    stream: Arc<Mutex<BodyDataStream>>,
+    /// Bytes read from the connection.
+    read: Arc<AtomicU64>,
+    /// Bytes handed out as field data; `read - delivered` is what part headers and boundaries took.
+    delivered: Arc<AtomicU64>,
+}
 
 impl SharedBody {
     fn new(stream: BodyDataStream) -> Self {
-        Self(Arc::new(Mutex::new(stream)))
+        Self {
+            stream: Arc::new(Mutex::new(stream)),
+            read: Arc::default(),
+            delivered: Arc::default(),
+        }
+    }
+
+    fn delivered(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.delivered)
     }
 
     /// The body as multer wants it, failing when no bytes arrive for `idle`.
@@ -326,7 +351,16 @@ impl SharedBody {
             )
             .await
             {
-                Ok(Some(Ok(chunk))) => Some((Ok(chunk), Some(body))),
+                Ok(Some(Ok(chunk))) => {
+                    let len = chunk.len() as u64;
+                    let read = body.read.fetch_add(len, Ordering::Relaxed) + len;
+                    let delivered = body.delivered.load(Ordering::Relaxed);
+                    if read.saturating_sub(delivered) > MAX_PART_OVERHEAD {
+                        let limit = MAX_PART_OVERHEAD;
+                        return Some((Err(AppError::PartHeadersTooLarge { limit }), None));
+                    }
+                    Some((Ok(chunk), Some(body)))
+                }
                 Ok(Some(Err(err))) => {
                     tracing::debug!(error = %err, "request body ended early");
                     Some((Err(AppError::BodyRead), None))
@@ -343,7 +377,7 @@ impl SharedBody {
     }
 
     fn poll_chunk(&self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, axum::Error>>> {
-        let mut stream = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut stream = self.stream.lock().unwrap_or_else(PoisonError::into_inner);
         Pin::new(&mut *stream).poll_next(cx)
     }
 
