@@ -16,7 +16,9 @@ fn init_tracing() {
     TRACING.call_once(|| {
         if std::env::var_os("TEST_LOG").is_some() {
             tracing_subscriber::fmt()
-                .with_env_filter(tracing_subscriber::EnvFilter::new("s3_upload_server=debug,info"))
+                .with_env_filter(tracing_subscriber::EnvFilter::new(
+                    "s3_upload_server=debug,info",
+                ))
                 .with_test_writer()
                 .init();
         }
@@ -50,14 +52,20 @@ pub(crate) async fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
         ("HOST".to_owned(), "127.0.0.1".to_owned()),
         ("PORT".to_owned(), "0".to_owned()),
         ("EMBEDDED_S3_ADDR".to_owned(), "127.0.0.1:0".to_owned()),
-        ("EMBEDDED_S3_DATA_DIR".to_owned(), data_dir.display().to_string()),
+        (
+            "EMBEDDED_S3_DATA_DIR".to_owned(),
+            data_dir.display().to_string(),
+        ),
         ("SHUTDOWN_GRACE_SECS".to_owned(), "10".to_owned()),
     ]);
     for (name, value) in settings {
         env.insert((*name).to_owned(), (*value).to_owned());
     }
-    let config = Config::from_lookup(|name| env.get(name).cloned()).expect("valid test configuration");
-    let app = Application::build(config).await.expect("application starts");
+    let config =
+        Config::from_lookup(|name| env.get(name).cloned()).expect("valid test configuration");
+    let app = Application::build(config)
+        .await
+        .expect("application starts");
     let addr = format!("http://127.0.0.1:{}", app.port());
     let s3 = app.state().uploader.client().clone();
     let bucket = app.state().uploader.bucket().to_owned();
@@ -95,7 +103,11 @@ impl TestApp {
     }
 
     /// POSTs a raw body with a given Content-Type to `/upload`.
-    pub(crate) async fn upload_raw(&self, content_type: &str, body: impl Into<reqwest::Body>) -> reqwest::Response {
+    pub(crate) async fn upload_raw(
+        &self,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
         self.http
             .post(self.url("/upload"))
             .header("content-type", content_type)
@@ -114,11 +126,15 @@ impl TestApp {
             .send()
             .await
             .expect("list objects");
-        listed.contents().iter().filter_map(|o| o.key().map(str::to_owned)).collect()
+        listed
+            .contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_owned))
+            .collect()
     }
 
     /// Multipart uploads the store still holds open (s3s-fs keeps one `.upload-<id>.json` file each).
-    pub(crate) fn pending_multipart_uploads(&self) -> Vec<String> {
+    pub(crate) async fn pending_multipart_uploads(&self) -> Vec<String> {
         std::fs::read_dir(&self.data_dir)
             .map(|entries| {
                 entries
@@ -134,8 +150,11 @@ impl TestApp {
     pub(crate) async fn assert_bucket_holds(&self, expected: usize) {
         let keys = self.keys().await;
         assert_eq!(keys.len(), expected, "objects in the bucket: {keys:?}");
-        let pending = self.pending_multipart_uploads();
-        assert!(pending.is_empty(), "open multipart uploads left behind: {pending:?}");
+        let pending = self.pending_multipart_uploads().await;
+        assert!(
+            pending.is_empty(),
+            "open multipart uploads left behind: {pending:?}"
+        );
     }
 
     /// Starts a graceful shutdown (as SIGTERM does), without waiting for it.
@@ -148,7 +167,10 @@ impl TestApp {
     /// Waits until the server has stopped after [`Self::begin_shutdown`].
     pub(crate) async fn wait_stopped(mut self) {
         if let Some(server) = self.server.take() {
-            server.await.expect("server task").expect("server stops cleanly");
+            server
+                .await
+                .expect("server task")
+                .expect("server stops cleanly");
         }
     }
 }
@@ -197,7 +219,11 @@ fn crc32(data: &[u8]) -> u32 {
     for &byte in data {
         crc ^= u32::from(byte);
         for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
