@@ -7,7 +7,10 @@ async fn index_page_is_served_as_utf8_html() {
     let app = spawn_app().await;
     let response = reqwest::get(app.url("/")).await.expect("GET /");
     assert_eq!(response.status(), 200);
-    assert_eq!(response.headers()["content-type"], "text/html; charset=utf-8");
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/html; charset=utf-8"
+    );
     let text = response.text().await.expect("body");
     assert!(text.contains("이미지 테스트"));
 }
@@ -23,8 +26,14 @@ async fn health_and_ready_answer_when_the_bucket_does() {
 
 #[tokio::test]
 async fn config_describes_the_public_limits() {
-    let app = crate::helpers::spawn_app_with(&[("MAX_FILE_SIZE", "12345"), ("MAX_FILES", "3")]).await;
-    let config: serde_json::Value = reqwest::get(app.url("/config")).await.expect("GET").json().await.expect("json");
+    let app =
+        crate::helpers::spawn_app_with(&[("MAX_FILE_SIZE", "12345"), ("MAX_FILES", "3")]).await;
+    let config: serde_json::Value = reqwest::get(app.url("/config"))
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(config["fieldName"], "photos");
     assert_eq!(config["maxFileSize"], 12345);
     assert_eq!(config["maxFiles"], 3);
@@ -39,14 +48,29 @@ async fn every_answer_carries_a_request_id() {
 
 #[tokio::test]
 async fn embedded_store_refuses_anonymous_writes_and_listing() {
-    let app = spawn_app().await;
+    // About the embedded store itself (a moto server accepts anonymous writes): it runs whatever
+    // TEST_S3_ENDPOINT says.
+    let app = crate::helpers::spawn_embedded_app_with(&[]).await;
     let location = {
-        let form = reqwest::multipart::Form::new().part("photos", crate::helpers::file_part(b"x".to_vec(), "a.txt", "text/plain"));
+        let form = reqwest::multipart::Form::new().part(
+            "photos",
+            crate::helpers::file_part(b"x".to_vec(), "a.txt", "text/plain"),
+        );
         let files: serde_json::Value = app.upload(form).await.json().await.expect("json");
         files[0]["location"].as_str().unwrap_or_default().to_owned()
     };
-    let bucket_url = location.rsplitn(3, '/').nth(2).expect("bucket URL").to_owned();
-    let put = app.http.put(format!("{bucket_url}/evil.txt")).body("x").send().await.expect("PUT");
+    let bucket_url = location
+        .rsplitn(3, '/')
+        .nth(2)
+        .expect("bucket URL")
+        .to_owned();
+    let put = app
+        .http
+        .put(format!("{bucket_url}/evil.txt"))
+        .body("x")
+        .send()
+        .await
+        .expect("PUT");
     assert_eq!(put.status(), 403);
     let list = app.http.get(&bucket_url).send().await.expect("GET bucket");
     assert_eq!(list.status(), 403);
@@ -62,7 +86,12 @@ async fn unknown_paths_and_methods_answer_json() {
     assert_eq!(missing.status(), 404);
     let body: serde_json::Value = missing.json().await.expect("json");
     assert_eq!(body["error"]["code"], "NOT_FOUND");
-    let wrong = app.http.get(app.url("/upload")).send().await.expect("GET /upload");
+    let wrong = app
+        .http
+        .get(app.url("/upload"))
+        .send()
+        .await
+        .expect("GET /upload");
     assert_eq!(wrong.status(), 405);
     let body: serde_json::Value = wrong.json().await.expect("json");
     assert_eq!(body["error"]["code"], "METHOD_NOT_ALLOWED");
