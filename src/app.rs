@@ -199,6 +199,8 @@ async fn create_bucket(client: &Client, bucket: &str) -> anyhow::Result<()> {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(meta::index))
+        .route("/app.js", get(meta::app_js))
+        .route("/app.css", get(meta::app_css))
         .route("/upload", post(upload::upload))
         .route("/health", get(meta::health))
         .route("/ready", get(meta::ready))
