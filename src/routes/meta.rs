@@ -165,3 +165,90 @@ pub async fn public_config(State(state): State<AppState>) -> Json<PublicConfig> 
         max_files: upload.max_files,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_if_none_match(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::IF_NONE_MATCH,
+            HeaderValue::from_str(value).expect("header value"),
+        );
+        headers
+    }
+
+    #[test]
+    fn etags_differ_between_assets_and_are_quoted() {
+        let (html, js, css) = (&*INDEX_ETAG, &*APP_JS_ETAG, &*APP_CSS_ETAG);
+        assert_ne!(html, js);
+        assert_ne!(js, css);
+        let text = html.to_str().expect("ASCII");
+        assert!(text.starts_with('"') && text.ends_with('"') && text.len() == 18);
+    }
+
+    #[test]
+    fn if_none_match_revalidates() {
+        let etag = &*APP_JS_ETAG;
+        let current = etag.to_str().expect("ASCII");
+        assert!(not_modified(&with_if_none_match(current), etag));
+        assert!(not_modified(
+            &with_if_none_match(&format!("\"x\", W/{current}")),
+            etag
+        ));
+        assert!(not_modified(&with_if_none_match("*"), etag));
+        assert!(!not_modified(&with_if_none_match("\"other\""), etag));
+        assert!(!not_modified(&HeaderMap::new(), etag));
+    }
+
+    #[tokio::test]
+    async fn the_page_is_served_with_its_policy_and_answers_304_when_unchanged() {
+        let page = index(HeaderMap::new()).await;
+        assert_eq!(page.status(), StatusCode::OK);
+        let headers = page.headers();
+        assert_eq!(headers[header::CONTENT_TYPE], "text/html; charset=utf-8");
+        assert_eq!(
+            headers[header::CONTENT_SECURITY_POLICY],
+            CONTENT_SECURITY_POLICY
+        );
+        assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert_eq!(headers[header::REFERRER_POLICY], "no-referrer");
+        assert_eq!(headers[header::CACHE_CONTROL], "no-cache");
+        let etag = headers[header::ETAG].to_str().expect("ASCII").to_owned();
+
+        let again = index(with_if_none_match(&etag)).await;
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+        assert_eq!(again.headers()[header::ETAG], etag.as_str());
+
+        let script = app_js(HeaderMap::new()).await;
+        assert_eq!(
+            script.headers()[header::CONTENT_TYPE],
+            "text/javascript; charset=utf-8"
+        );
+        let style = app_css(HeaderMap::new()).await;
+        assert_eq!(
+            style.headers()[header::CONTENT_TYPE],
+            "text/css; charset=utf-8"
+        );
+    }
+
+    #[test]
+    fn the_page_loads_its_script_and_style_from_files_only() {
+        assert!(INDEX_HTML.contains(r#"<script src="/app.js" defer></script>"#));
+        assert!(INDEX_HTML.contains(r#"<link rel="stylesheet" href="/app.css">"#));
+        assert!(
+            !INDEX_HTML.contains("<style"),
+            "inline styles are refused by the CSP"
+        );
+        assert!(
+            !INDEX_HTML.contains(" style="),
+            "inline styles are refused by the CSP"
+        );
+        assert!(
+            !INDEX_HTML.contains(" onclick="),
+            "inline handlers are refused by the CSP"
+        );
+        assert_eq!(INDEX_HTML.matches("<script").count(), 1);
+    }
+}
