@@ -12,7 +12,7 @@
 //! - [`naming`]: file names from multipart headers, sanitized keys, `Content-Disposition` values.
 //! - [`content_type`]: the type a file is stored as.
 //! - [`error`]: the one error type, its stable codes and HTTP answers.
-//! - [`telemetry`]: logging.
+//! - [`telemetry`]: logging setup.
 
 pub mod app;
 pub mod config;

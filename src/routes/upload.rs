@@ -210,12 +210,19 @@ async fn read_parts(
             }
             .into());
         }
-        let file = store_file(state, field, name, filename.clone(), Arc::clone(delivered), length_hint)
-            .await
-            .map_err(|error| FileError {
-                file: Some(filename),
-                error,
-            })?;
+        let file = store_file(
+            state,
+            field,
+            name,
+            filename.clone(),
+            Arc::clone(delivered),
+            length_hint,
+        )
+        .await
+        .map_err(|error| FileError {
+            file: Some(filename),
+            error,
+        })?;
         stored.push(file);
     }
     Ok(())
@@ -343,8 +350,14 @@ impl SharedBody {
         self,
         idle: Duration,
     ) -> impl Stream<Item = Result<Bytes, AppError>> + Send + 'static {
-        futures_util::stream::unfold(Some(self), move |state| async move {
+        futures_util::stream::unfold((Some(self), false), move |(state, started)| async move {
             let body = state?;
+            if started {
+                // Hand multer one chunk per poll: its reader otherwise keeps pulling every chunk that is ready
+                // (another thread may keep it supplied), which would both grow its buffer and make file bytes
+                // look like part-header bytes to the bound below.
+                tokio::task::yield_now().await;
+            }
             match timeout(
                 idle,
                 futures_util::future::poll_fn(|cx| body.poll_chunk(cx)),
@@ -357,20 +370,20 @@ impl SharedBody {
                     let delivered = body.delivered.load(Ordering::Relaxed);
                     if read.saturating_sub(delivered) > MAX_PART_OVERHEAD {
                         let limit = MAX_PART_OVERHEAD;
-                        return Some((Err(AppError::PartHeadersTooLarge { limit }), None));
+                        return Some((Err(AppError::PartHeadersTooLarge { limit }), (None, true)));
                     }
-                    Some((Ok(chunk), Some(body)))
+                    Some((Ok(chunk), (Some(body), true)))
                 }
                 Ok(Some(Err(err))) => {
                     tracing::debug!(error = %err, "request body ended early");
-                    Some((Err(AppError::BodyRead), None))
+                    Some((Err(AppError::BodyRead), (None, true)))
                 }
                 Ok(None) => None,
                 Err(_) => Some((
                     Err(AppError::BodyTimeout {
                         seconds: idle.as_secs(),
                     }),
-                    None,
+                    (None, true),
                 )),
             }
         })

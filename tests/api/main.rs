@@ -4,5 +4,6 @@ mod errors;
 mod faults;
 mod helpers;
 mod meta;
+mod process;
 mod proxy;
 mod upload;

@@ -53,7 +53,9 @@ async fn korean_png_round_trips_with_exact_name_size_bytes_and_type() {
     let keys_in_order: Vec<&str> = FIELDS
         .iter()
         .map(|f| {
-            let at = raw.find(&format!("\"{f}\":")).unwrap_or_else(|| panic!("field {f} missing in {raw}"));
+            let at = raw
+                .find(&format!("\"{f}\":"))
+                .unwrap_or_else(|| panic!("field {f} missing in {raw}"));
             (at, *f)
         })
         .scan(0, |last, (at, f)| {
@@ -73,7 +75,14 @@ async fn korean_png_round_trips_with_exact_name_size_bytes_and_type() {
     let key = file["key"].as_str().expect("key");
     assert!(key.ends_with(KOREAN), "{key}");
 
-    let stored = app.s3.head_object().bucket(&app.bucket).key(key).send().await.expect("head");
+    let stored = app
+        .s3
+        .head_object()
+        .bucket(&app.bucket)
+        .key(key)
+        .send()
+        .await
+        .expect("head");
     assert_eq!(stored.content_type(), Some("image/png"));
     assert_eq!(stored.content_length(), Some(bytes.len() as i64));
     let disposition = stored.content_disposition().expect("content disposition");
@@ -86,7 +95,10 @@ async fn korean_png_round_trips_with_exact_name_size_bytes_and_type() {
     // The returned URL opens without credentials, as in a browser.
     let location = file["location"].as_str().expect("location");
     assert!(location.contains("%EC%8A%A4"), "{location}");
-    assert!(!location.contains(' ') && !location.contains('+'), "{location}");
+    assert!(
+        !location.contains(' ') && !location.contains('+'),
+        "{location}"
+    );
     let got = reqwest::get(location).await.expect("GET location");
     assert_eq!(got.status(), 200);
     assert_eq!(got.headers()["content-type"], "image/png");
@@ -112,12 +124,21 @@ async fn several_files_in_one_request_are_answered_in_order() {
         .percent_encode_noop()
         .part("photos", file_part(png(), names[0], "image/png"))
         .text("caption", "a text field beside the files is accepted")
-        .part("photos", file_part(b"hello".to_vec(), names[1], "text/plain"))
-        .part("photos", file_part(pattern(1000), names[2], "application/octet-stream"));
+        .part(
+            "photos",
+            file_part(b"hello".to_vec(), names[1], "text/plain"),
+        )
+        .part(
+            "photos",
+            file_part(pattern(1000), names[2], "application/octet-stream"),
+        );
 
     let files = json_array(app.upload(form).await).await;
 
-    let got: Vec<&str> = files.iter().map(|f| f["originalname"].as_str().unwrap_or_default()).collect();
+    let got: Vec<&str> = files
+        .iter()
+        .map(|f| f["originalname"].as_str().unwrap_or_default())
+        .collect();
     assert_eq!(got, names);
     assert_eq!(files[1]["contentType"], "text/plain; charset=utf-8");
     assert_eq!(files[2]["size"], 1000);
@@ -128,15 +149,26 @@ async fn several_files_in_one_request_are_answered_in_order() {
 async fn file_larger_than_a_part_goes_multipart_with_exact_size_and_bytes() {
     let app = spawn_app().await;
     let bytes = pattern(20 * 1024 * 1024 + 1);
-    let form = Form::new().part("photos", file_part(bytes.clone(), "big.bin", "application/octet-stream"));
+    let form = Form::new().part(
+        "photos",
+        file_part(bytes.clone(), "big.bin", "application/octet-stream"),
+    );
 
     let files = json_array(app.upload(form).await).await;
 
     assert_eq!(files[0]["size"], bytes.len() as u64);
     let etag = files[0]["etag"].as_str().expect("etag");
-    assert!(etag.contains('-'), "a multipart ETag ends in -<parts>: {etag}");
+    assert!(
+        etag.contains('-'),
+        "a multipart ETag ends in -<parts>: {etag}"
+    );
     let location = files[0]["location"].as_str().expect("location");
-    let got = reqwest::get(location).await.expect("GET").bytes().await.expect("bytes");
+    let got = reqwest::get(location)
+        .await
+        .expect("GET")
+        .bytes()
+        .await
+        .expect("bytes");
     assert_eq!(got.len(), bytes.len());
     assert!(got.as_ref() == bytes.as_slice(), "stored bytes differ");
     app.assert_bucket_holds(1).await;
@@ -146,32 +178,57 @@ async fn file_larger_than_a_part_goes_multipart_with_exact_size_and_bytes() {
 async fn file_of_exactly_one_part_goes_as_one_put() {
     let app = spawn_app().await;
     let bytes = pattern(8 * 1024 * 1024);
-    let form = Form::new().part("photos", file_part(bytes.clone(), "exact.bin", "application/octet-stream"));
+    let form = Form::new().part(
+        "photos",
+        file_part(bytes.clone(), "exact.bin", "application/octet-stream"),
+    );
     let files = json_array(app.upload(form).await).await;
     assert_eq!(files[0]["size"], bytes.len() as u64);
     let etag = files[0]["etag"].as_str().expect("etag");
-    assert!(!etag.contains('-'), "one PutObject has a plain ETag: {etag}");
+    assert!(
+        !etag.contains('-'),
+        "one PutObject has a plain ETag: {etag}"
+    );
 }
 
 #[tokio::test]
 async fn same_name_uploaded_twice_keeps_both_files() {
     let app = spawn_app().await;
-    let first = json_array(app.upload(Form::new().part("photos", file_part(png(), "image.png", "image/png"))).await).await;
-    let second =
-        json_array(app.upload(Form::new().part("photos", file_part(b"other".to_vec(), "image.png", "image/png"))).await)
-            .await;
+    let first = json_array(
+        app.upload(Form::new().part("photos", file_part(png(), "image.png", "image/png")))
+            .await,
+    )
+    .await;
+    let second = json_array(
+        app.upload(Form::new().part(
+            "photos",
+            file_part(b"other".to_vec(), "image.png", "image/png"),
+        ))
+        .await,
+    )
+    .await;
     assert_ne!(first[0]["key"], second[0]["key"]);
     app.assert_bucket_holds(2).await;
-    let got = reqwest::get(first[0]["location"].as_str().unwrap_or_default()).await.expect("GET");
+    let got = reqwest::get(first[0]["location"].as_str().unwrap_or_default())
+        .await
+        .expect("GET");
     assert_eq!(got.bytes().await.expect("bytes").as_ref(), png().as_slice());
 }
 
 #[tokio::test]
 async fn original_key_strategy_reproduces_the_sample() {
     let app = spawn_app_with(&[("KEY_STRATEGY", "original"), ("KEY_PREFIX", "uploads/")]).await;
-    let files = json_array(app.upload(Form::new().part("photos", file_part(png(), "image.png", "image/png"))).await).await;
+    let files = json_array(
+        app.upload(Form::new().part("photos", file_part(png(), "image.png", "image/png")))
+            .await,
+    )
+    .await;
     assert_eq!(files[0]["key"], "uploads/image.png");
-    json_array(app.upload(Form::new().part("photos", file_part(png(), "image.png", "image/png"))).await).await;
+    json_array(
+        app.upload(Form::new().part("photos", file_part(png(), "image.png", "image/png")))
+            .await,
+    )
+    .await;
     app.assert_bucket_holds(1).await;
 }
 
@@ -179,7 +236,10 @@ async fn original_key_strategy_reproduces_the_sample() {
 async fn content_type_comes_from_the_bytes_not_the_claim() {
     let app = spawn_app().await;
     // A PNG sent as octet-stream under a .jpg name is stored as image/png.
-    let form = Form::new().part("photos", file_part(png(), "photo.jpg", "application/octet-stream"));
+    let form = Form::new().part(
+        "photos",
+        file_part(png(), "photo.jpg", "application/octet-stream"),
+    );
     let files = json_array(app.upload(form).await).await;
     assert_eq!(files[0]["mimetype"], "application/octet-stream");
     assert_eq!(files[0]["contentType"], "image/png");
@@ -188,7 +248,14 @@ async fn content_type_comes_from_the_bytes_not_the_claim() {
 #[tokio::test]
 async fn html_is_stored_as_attachment_never_inline() {
     let app = spawn_app().await;
-    let form = Form::new().part("photos", file_part(b"<html><script>alert(1)</script>".to_vec(), "x.html", "text/html"));
+    let form = Form::new().part(
+        "photos",
+        file_part(
+            b"<html><script>alert(1)</script>".to_vec(),
+            "x.html",
+            "text/html",
+        ),
+    );
     let files = json_array(app.upload(form).await).await;
     let disposition = files[0]["contentDisposition"].as_str().unwrap_or_default();
     assert!(disposition.starts_with("attachment;"), "{disposition}");
@@ -197,14 +264,27 @@ async fn html_is_stored_as_attachment_never_inline() {
 #[tokio::test]
 async fn hostile_names_are_stored_under_safe_keys() {
     let app = spawn_app().await;
-    let hostile = ["../../etc/passwd", "..\\..\\win.ini", "..", "/abs/.hidden", &"긴".repeat(120)];
+    let hostile = [
+        "../../etc/passwd",
+        "..\\..\\win.ini",
+        "..",
+        "/abs/.hidden",
+        &"긴".repeat(120),
+    ];
     for name in hostile {
         let form = Form::new().part("photos", file_part(b"x".to_vec(), name, "text/plain"));
         let files = json_array(app.upload(form).await).await;
         let key = files[0]["key"].as_str().unwrap_or_default().to_owned();
         assert_eq!(files[0]["originalname"], name);
-        assert!(!key.split('/').any(|s| s == ".." || s == "." || s.is_empty()), "{key}");
-        assert!(!key.starts_with('/') && !key.contains('\\') && !key.chars().any(char::is_control), "{key}");
+        assert!(
+            !key.split('/')
+                .any(|s| s == ".." || s == "." || s.is_empty()),
+            "{key}"
+        );
+        assert!(
+            !key.starts_with('/') && !key.contains('\\') && !key.chars().any(char::is_control),
+            "{key}"
+        );
     }
     app.assert_bucket_holds(hostile.len()).await;
 }
@@ -212,7 +292,11 @@ async fn hostile_names_are_stored_under_safe_keys() {
 #[tokio::test]
 async fn empty_file_is_stored_with_size_zero() {
     let app = spawn_app().await;
-    let files = json_array(app.upload(Form::new().part("photos", file_part(Vec::new(), "empty.txt", "text/plain"))).await).await;
+    let files = json_array(
+        app.upload(Form::new().part("photos", file_part(Vec::new(), "empty.txt", "text/plain")))
+            .await,
+    )
+    .await;
     assert_eq!(files[0]["size"], 0);
     app.assert_bucket_holds(1).await;
 }
@@ -223,7 +307,11 @@ async fn browser_escaped_quotes_and_newlines_are_decoded_and_sanitized() {
     // What a browser sends for a file named `a"b` + CR LF + `c.png`.
     let body = "--x\r\nContent-Disposition: form-data; name=\"photos\"; filename=\"a%22b%0D%0Ac.png\"\r\n\
                 Content-Type: image/png\r\n\r\nhello\r\n--x--\r\n";
-    let files = json_array(app.upload_raw("multipart/form-data; boundary=x", body).await).await;
+    let files = json_array(
+        app.upload_raw("multipart/form-data; boundary=x", body)
+            .await,
+    )
+    .await;
     assert_eq!(files[0]["originalname"], "a\"b\r\nc.png");
     let key = files[0]["key"].as_str().unwrap_or_default();
     assert!(key.ends_with("/a_b_c.png"), "{key}");
@@ -233,7 +321,9 @@ async fn browser_escaped_quotes_and_newlines_are_decoded_and_sanitized() {
 async fn raw_control_characters_in_part_headers_are_a_clear_400() {
     let app = spawn_app().await;
     let body = "--x\r\nContent-Disposition: form-data; name=\"photos\"; filename=\"a\u{1}b.png\"\r\n\r\nhello\r\n--x--\r\n";
-    let response = app.upload_raw("multipart/form-data; boundary=x", body).await;
+    let response = app
+        .upload_raw("multipart/form-data; boundary=x", body)
+        .await;
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["error"]["code"], "MALFORMED_MULTIPART");
@@ -245,7 +335,9 @@ async fn graceful_shutdown_lets_an_upload_in_flight_finish() {
     let mut app = spawn_app().await;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
     let body = reqwest::Body::wrap_stream(tokio_stream_from(rx));
-    let part = reqwest::multipart::Part::stream(body).file_name("slow.bin").mime_str("application/octet-stream");
+    let part = reqwest::multipart::Part::stream(body)
+        .file_name("slow.bin")
+        .mime_str("application/octet-stream");
     let form = Form::new().part("photos", part.expect("mime"));
     let request = app.http.post(app.url("/upload")).multipart(form).send();
     let upload = tokio::spawn(request);
@@ -257,11 +349,17 @@ async fn graceful_shutdown_lets_an_upload_in_flight_finish() {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     // New connections are refused while the upload is still in flight.
     let fresh = reqwest::Client::new().get(&addr).send().await;
-    assert!(fresh.is_err(), "a new connection was accepted during shutdown");
+    assert!(
+        fresh.is_err(),
+        "a new connection was accepted during shutdown"
+    );
     tx.send(Ok(pattern(1024))).await.expect("send second half");
     drop(tx);
 
-    let response = upload.await.expect("task").expect("the in-flight upload is answered");
+    let response = upload
+        .await
+        .expect("task")
+        .expect("the in-flight upload is answered");
     let files = json_array(response).await;
     assert_eq!(files[0]["size"], 2048);
     app.wait_stopped().await;
