@@ -15,6 +15,8 @@ const MIB: u64 = 1024 * 1024;
 
 /// S3's smallest allowed part (except the last one).
 pub const MIN_PART_SIZE: u64 = 5 * MIB;
+/// S3's most parts in one multipart upload.
+pub const MAX_PARTS: u64 = 10_000;
 /// S3's largest allowed part.
 pub const MAX_PART_SIZE: u64 = 5 * 1024 * MIB;
 
@@ -262,6 +264,18 @@ impl Config {
             });
         }
 
+        let max_file_size = env.parse("MAX_FILE_SIZE", 100 * MIB)?;
+        if max_file_size > part_size.saturating_mul(MAX_PARTS) {
+            return Err(ConfigError {
+                name: "MAX_FILE_SIZE",
+                value: max_file_size.to_string(),
+                reason: format!(
+                    "a multipart upload has at most {MAX_PARTS} parts: raise UPLOAD_PART_SIZE to at least {}",
+                    max_file_size.div_ceil(MAX_PARTS)
+                ),
+            });
+        }
+
         let key_strategy = match env.get("KEY_STRATEGY").as_deref() {
             None | Some("unique") => KeyStrategy::Unique,
             Some("original") => KeyStrategy::Original,
@@ -304,7 +318,7 @@ impl Config {
             public_base_url,
             upload: UploadConfig {
                 field_name: "photos".to_owned(),
-                max_file_size: env.parse("MAX_FILE_SIZE", 100 * MIB)?,
+                max_file_size,
                 max_files: env.parse("MAX_FILES", 10usize)?,
                 max_fields: env.parse("MAX_FIELDS", 20usize)?,
                 max_field_size: env.parse("MAX_FIELD_SIZE", 64 * 1024u64)?,
@@ -457,6 +471,10 @@ mod tests {
         assert_eq!(err.name, "MAX_FILE_SIZE");
         let err = config(&[("UPLOAD_PART_SIZE", "1024")]).unwrap_err();
         assert_eq!(err.name, "UPLOAD_PART_SIZE");
+        let err = config(&[("KEY_PREFIX", "../x")]).unwrap_err();
+        assert_eq!(err.name, "KEY_PREFIX");
+        let err = config(&[("MAX_FILE_SIZE", &(100 * 1024 * MIB).to_string())]).unwrap_err();
+        assert_eq!(err.name, "MAX_FILE_SIZE");
         let err = config(&[("KEY_PREFIX", "../x")]).unwrap_err();
         assert_eq!(err.name, "KEY_PREFIX");
     }
