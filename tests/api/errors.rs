@@ -223,3 +223,38 @@ async fn wrong_keys_are_502_store_access_denied() {
     assert_eq!(body["error"]["code"], "STORE_ACCESS_DENIED");
     store.assert_bucket_holds(0).await;
 }
+
+#[tokio::test]
+async fn empty_field_name_is_400_missing_field_name() {
+    let app = spawn_app().await;
+    let body = "--x\r\nContent-Disposition: form-data; name=\"\"; filename=\"a.txt\"\r\n\r\nhello\r\n--x--\r\n";
+    let (status, body) = error_code(
+        app.upload_raw("multipart/form-data; boundary=x", body)
+            .await,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["code"], "MISSING_FIELD_NAME");
+    app.assert_bucket_holds(0).await;
+}
+
+#[tokio::test]
+async fn non_utf8_file_name_is_stored_safely_with_replacement_characters() {
+    let app = spawn_app().await;
+    let mut body = b"--x\r\nContent-Disposition: form-data; name=\"photos\"; filename=\"\xbb\xe7\xc1\xf8.png\"\r\n\r\n".to_vec();
+    body.extend_from_slice(b"hello\r\n--x--\r\n");
+    let response = app
+        .upload_raw("multipart/form-data; boundary=x", body)
+        .await;
+    assert_eq!(response.status(), 200);
+    let files: serde_json::Value = response.json().await.expect("json");
+    // EUC-KR bytes of "사진" are not UTF-8: each invalid sequence becomes U+FFFD, never a crash or mojibake key.
+    let name = files[0]["originalname"].as_str().expect("name");
+    assert!(
+        name.ends_with(".png") && name.contains('\u{FFFD}'),
+        "{name}"
+    );
+    let key = files[0]["key"].as_str().expect("key");
+    assert!(key.ends_with("/_.png"), "{key}");
+    app.assert_bucket_holds(1).await;
+}
