@@ -5,8 +5,35 @@ use s3_upload_server::app::Store;
 use s3_upload_server::config::StoreConfig;
 use s3_upload_server::{Application, Config, telemetry};
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    keep_large_buffers_out_of_the_heap();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("start the async runtime")?
+        .block_on(run())
+}
+
+/// glibc's allocator raises its mmap threshold each time a large buffer is freed, after which part buffers come
+/// from the heap, fragment it, and are never returned: after a burst of uploads the process stayed at ~5x its
+/// idle size (135 MiB against 25 MiB in the soak test). A fixed threshold keeps buffers of 128 KiB and more in
+/// their own mappings, which go back to the system when freed (41 MiB after the same soak).
+/// `MALLOC_MMAP_THRESHOLD_`, if set, wins.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+fn keep_large_buffers_out_of_the_heap() {
+    if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none() {
+        // SAFETY: mallopt only changes a tuning parameter of glibc's allocator, and runs before any other thread.
+        unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+        }
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn keep_large_buffers_out_of_the_heap() {}
+
+async fn run() -> anyhow::Result<()> {
     // A missing .env is normal (settings may come from the environment); a broken one is not.
     if let Err(err) = dotenvy::dotenv()
         && !err.not_found()
