@@ -20,7 +20,8 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::config::{Config, StoreConfig};
-use crate::routes::{meta, upload};
+use crate::metrics::{self, Metrics};
+use crate::routes::{auth, meta, openapi, upload};
 use crate::storage::embedded::EmbeddedStore;
 use crate::storage::upload::Uploader;
 use crate::storage::{self, ClientSettings, UrlBuilder};
@@ -31,6 +32,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub uploader: Uploader,
     pub urls: UrlBuilder,
+    /// This application's metrics (one registry per app: tests run many apps in one process).
+    pub metrics: Metrics,
 }
 
 /// A built application, bound to its port and ready to serve.
@@ -93,6 +96,7 @@ impl Application {
             config.upload.parts_in_flight,
             config.upload.memory_budget,
             config.upload.acl.as_deref(),
+            &config.upload.object,
         );
         let addr = SocketAddr::new(config.host, config.port);
         let listener = TcpListener::bind(addr)
@@ -102,6 +106,7 @@ impl Application {
             config: Arc::new(config),
             uploader,
             urls,
+            metrics: Metrics::new(),
         };
         Ok(Self {
             listener,
@@ -197,14 +202,22 @@ async fn create_bucket(client: &Client, bucket: &str) -> anyhow::Result<()> {
 
 /// The routes and middleware.
 pub fn router(state: AppState) -> Router {
+    let cors = auth::cors_layer(&state.config.access);
+    let upload_route = post(upload::upload).route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        auth::require_upload_token,
+    ));
+    let recorder = state.metrics.clone();
     Router::new()
         .route("/", get(meta::index))
         .route("/app.js", get(meta::app_js))
         .route("/app.css", get(meta::app_css))
-        .route("/upload", post(upload::upload))
+        .route("/upload", upload_route)
         .route("/health", get(meta::health))
         .route("/ready", get(meta::ready))
         .route("/config", get(meta::public_config))
+        .route("/metrics", get(metrics::export))
+        .route("/openapi.json", get(openapi::document))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -218,6 +231,10 @@ pub fn router(state: AppState) -> Router {
                 "something went wrong on the server",
             )
         }))
+        .layer(axum::middleware::from_fn_with_state(
+            recorder,
+            metrics::record,
+        ))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
@@ -233,15 +250,20 @@ pub fn router(state: AppState) -> Router {
                 tracing::info_span!("request", method = %request.method(), path, request_id)
             }),
         )
+        .layer(tower::util::option_layer(cors))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }
 
 fn error_response(status: StatusCode, code: &'static str, message: &str) -> Response {
-    (
+    let mut response = (
         status,
         Json(json!({ "error": { "code": code, "message": message, "field": null } })),
     )
-        .into_response()
+        .into_response();
+    response
+        .extensions_mut()
+        .insert(crate::error::ErrorCode(code));
+    response
 }
 
 async fn not_found() -> Response {

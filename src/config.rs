@@ -39,7 +39,36 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// `LOG_FORMAT`: `text` (default) or `json`.
     pub log_format: LogFormat,
+    /// Who may upload, and from which pages.
+    pub access: AccessConfig,
+    /// What `location` is: a public URL or a presigned one.
+    pub url_mode: UrlMode,
 }
+
+/// Who may upload.
+#[derive(Clone, Debug, Default)]
+pub struct AccessConfig {
+    /// `UPLOAD_TOKEN`: when set, `POST /upload` needs `Authorization: Bearer <token>`. Default: none (anyone who
+    /// can reach the port may upload, as in the sample: set it on any public host).
+    pub upload_token: Option<Secret>,
+    /// `CORS_ALLOWED_ORIGINS`: comma-separated origins whose pages may call the API (e.g.
+    /// `https://app.example.com`), or `*`. Default: none (same-origin only, the safe default).
+    pub cors_allowed_origins: Vec<String>,
+}
+
+/// What the `location` of a stored file is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UrlMode {
+    /// `URL_MODE=public` (default): the object's public URL (the seed's bucket policy makes it readable), or
+    /// `PUBLIC_BASE_URL/<key>` for a CDN.
+    Public,
+    /// `URL_MODE=presigned`: a presigned GET URL valid for `PRESIGNED_URL_TTL_SECS` (default 3600, at most
+    /// 604800 = 7 days), for private buckets, which the AWS console recommends.
+    Presigned { ttl: Duration },
+}
+
+/// The longest a presigned URL may live (SigV4's limit).
+pub const MAX_PRESIGNED_TTL_SECS: u64 = 7 * 24 * 3600;
 
 /// Where the bucket lives.
 #[derive(Clone, Debug)]
@@ -126,6 +155,29 @@ pub struct UploadConfig {
     pub body_read_timeout: Duration,
     /// `S3_TIMEOUT_SECS`: the longest one S3 request attempt may take. Default 120 seconds.
     pub s3_timeout: Duration,
+    /// `ALLOWED_TYPES`: comma-separated content types a file may have, judged from its bytes (then its
+    /// extension), never from the client's claim; `image/*` style wildcards work. Others get 415
+    /// `LIMIT_FILE_TYPE`. Default: empty, every type.
+    pub allowed_types: Vec<String>,
+    /// multer-s3's object options, sent with every object.
+    pub object: ObjectOptions,
+}
+
+/// Options stored with every object (multer-s3's `cacheControl`, `storageClass`, `serverSideEncryption`,
+/// `metadata`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ObjectOptions {
+    /// `CACHE_CONTROL`, e.g. `public, max-age=31536000, immutable`. Default: none.
+    pub cache_control: Option<String>,
+    /// `STORAGE_CLASS`, e.g. `STANDARD_IA`, `INTELLIGENT_TIERING`. Default: none (the bucket's, STANDARD).
+    pub storage_class: Option<String>,
+    /// `SERVER_SIDE_ENCRYPTION`: `AES256` or `aws:kms`. Default: none (the bucket's default encryption).
+    pub server_side_encryption: Option<String>,
+    /// `SSE_KMS_KEY_ID`: the KMS key for `aws:kms`. Default: none (the AWS managed key).
+    pub sse_kms_key_id: Option<String>,
+    /// `OBJECT_METADATA`: user metadata as `name=value` pairs separated by commas, stored as `x-amz-meta-*`.
+    /// Non-ASCII values are sent RFC 2047-encoded, since S3 headers must be ASCII. Default: none.
+    pub metadata: Vec<(String, String)>,
 }
 
 /// How object keys are chosen.
@@ -311,6 +363,62 @@ impl Config {
             });
         }
 
+        let url_mode = match env.get("URL_MODE").as_deref() {
+            None | Some("public") => UrlMode::Public,
+            Some("presigned") => {
+                let ttl = env.parse("PRESIGNED_URL_TTL_SECS", 3600u64)?;
+                if !(1..=MAX_PRESIGNED_TTL_SECS).contains(&ttl) {
+                    return Err(ConfigError {
+                        name: "PRESIGNED_URL_TTL_SECS",
+                        value: ttl.to_string(),
+                        reason: format!(
+                            "a presigned URL lives 1 to {MAX_PRESIGNED_TTL_SECS} seconds (7 days)"
+                        ),
+                    });
+                }
+                UrlMode::Presigned {
+                    ttl: Duration::from_secs(ttl),
+                }
+            }
+            Some(other) => {
+                return Err(ConfigError {
+                    name: "URL_MODE",
+                    value: other.to_owned(),
+                    reason: "expected `public` or `presigned`".to_owned(),
+                });
+            }
+        };
+        let server_side_encryption = env.get("SERVER_SIDE_ENCRYPTION");
+        if let Some(sse) = &server_side_encryption
+            && sse != "AES256"
+            && sse != "aws:kms"
+        {
+            return Err(ConfigError {
+                name: "SERVER_SIDE_ENCRYPTION",
+                value: sse.clone(),
+                reason: "expected `AES256` or `aws:kms`".to_owned(),
+            });
+        }
+        let sse_kms_key_id = env.get("SSE_KMS_KEY_ID");
+        if sse_kms_key_id.is_some() && server_side_encryption.as_deref() != Some("aws:kms") {
+            return Err(ConfigError {
+                name: "SSE_KMS_KEY_ID",
+                value: String::new(),
+                reason: "only used with SERVER_SIDE_ENCRYPTION=aws:kms".to_owned(),
+            });
+        }
+        let metadata = match env.get("OBJECT_METADATA") {
+            None => Vec::new(),
+            Some(list) => parse_metadata(&list)?,
+        };
+        let object = ObjectOptions {
+            cache_control: env.get("CACHE_CONTROL"),
+            storage_class: env.get("STORAGE_CLASS").map(|c| c.to_ascii_uppercase()),
+            server_side_encryption,
+            sse_kms_key_id,
+            metadata,
+        };
+
         Ok(Self {
             host: env.parse("HOST", IpAddr::V4(Ipv4Addr::UNSPECIFIED))?,
             port: env.parse("PORT", 3000u16)?,
@@ -333,9 +441,19 @@ impl Config {
                     env.parse("BODY_READ_TIMEOUT_SECS", 30u64)?.max(1),
                 ),
                 s3_timeout: Duration::from_secs(env.parse("S3_TIMEOUT_SECS", 120u64)?.max(1)),
+                allowed_types: list(env.get("ALLOWED_TYPES"))
+                    .into_iter()
+                    .map(|t| t.to_ascii_lowercase())
+                    .collect(),
+                object,
             },
             shutdown_grace: Duration::from_secs(env.parse("SHUTDOWN_GRACE_SECS", 30u64)?),
             log_format,
+            access: AccessConfig {
+                upload_token: env.get("UPLOAD_TOKEN").map(Secret::new),
+                cors_allowed_origins: list(env.get("CORS_ALLOWED_ORIGINS")),
+            },
+            url_mode,
         })
     }
 
@@ -375,6 +493,45 @@ impl Env<'_> {
             }),
         }
     }
+}
+
+/// A comma-separated list, without empty items.
+fn list(value: Option<String>) -> Vec<String> {
+    value
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `name=value,name2=value2`: names are lowercase ASCII letters, digits, `-` and `_` (they become HTTP headers).
+fn parse_metadata(list: &str) -> Result<Vec<(String, String)>, ConfigError> {
+    let mut pairs = Vec::new();
+    for item in list.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let Some((name, value)) = item.split_once('=') else {
+            return Err(ConfigError {
+                name: "OBJECT_METADATA",
+                value: item.to_owned(),
+                reason: "expected name=value pairs separated by commas".to_owned(),
+            });
+        };
+        let name = name.trim().to_ascii_lowercase();
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(ConfigError {
+                name: "OBJECT_METADATA",
+                value: item.to_owned(),
+                reason: "a metadata name is ASCII letters, digits, `-` and `_`".to_owned(),
+            });
+        }
+        pairs.push((name, value.trim().to_owned()));
+    }
+    Ok(pairs)
 }
 
 fn check_http_url(name: &'static str, url: &str) -> Result<(), ConfigError> {
@@ -457,6 +614,79 @@ mod tests {
             panic!("expected a remote bucket");
         };
         assert!(remote.credentials.is_none());
+    }
+
+    #[test]
+    fn production_settings_are_read() {
+        let config = config(&[
+            ("URL_MODE", "presigned"),
+            ("PRESIGNED_URL_TTL_SECS", "600"),
+            ("UPLOAD_TOKEN", "s3cr3t"),
+            (
+                "CORS_ALLOWED_ORIGINS",
+                "https://a.example, https://b.example",
+            ),
+            ("ALLOWED_TYPES", "image/*, application/PDF"),
+            ("CACHE_CONTROL", "max-age=60"),
+            ("STORAGE_CLASS", "standard_ia"),
+            ("SERVER_SIDE_ENCRYPTION", "aws:kms"),
+            ("SSE_KMS_KEY_ID", "alias/uploads"),
+            ("OBJECT_METADATA", "team=웹, Source=upload-server"),
+        ])
+        .unwrap();
+        assert_eq!(
+            config.url_mode,
+            UrlMode::Presigned {
+                ttl: Duration::from_secs(600)
+            }
+        );
+        assert_eq!(
+            config.access.cors_allowed_origins,
+            ["https://a.example", "https://b.example"]
+        );
+        assert_eq!(config.upload.allowed_types, ["image/*", "application/pdf"]);
+        assert_eq!(
+            config.upload.object.storage_class.as_deref(),
+            Some("STANDARD_IA")
+        );
+        assert_eq!(
+            config.upload.object.metadata,
+            [
+                ("team".to_owned(), "웹".to_owned()),
+                ("source".to_owned(), "upload-server".to_owned())
+            ]
+        );
+        assert!(!format!("{config:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn invalid_production_settings_name_themselves() {
+        assert_eq!(
+            config(&[("URL_MODE", "private")]).unwrap_err().name,
+            "URL_MODE"
+        );
+        let too_long = [
+            ("URL_MODE", "presigned"),
+            ("PRESIGNED_URL_TTL_SECS", "604801"),
+        ];
+        assert_eq!(
+            config(&too_long).unwrap_err().name,
+            "PRESIGNED_URL_TTL_SECS"
+        );
+        assert_eq!(
+            config(&[("SERVER_SIDE_ENCRYPTION", "DES")])
+                .unwrap_err()
+                .name,
+            "SERVER_SIDE_ENCRYPTION"
+        );
+        assert_eq!(
+            config(&[("SSE_KMS_KEY_ID", "k")]).unwrap_err().name,
+            "SSE_KMS_KEY_ID"
+        );
+        assert_eq!(
+            config(&[("OBJECT_METADATA", "a b=c")]).unwrap_err().name,
+            "OBJECT_METADATA"
+        );
     }
 
     #[test]

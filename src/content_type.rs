@@ -38,6 +38,36 @@ pub fn detect(head: &[u8], file_name: &str, claimed: Option<&str>) -> String {
     content_type
 }
 
+/// The type judged from the file alone: its bytes, then its extension (never the client's claim). This is what
+/// `ALLOWED_TYPES` is checked against.
+pub fn judge(head: &[u8], file_name: &str) -> String {
+    if let Some(kind) = infer::get(head) {
+        return kind.mime_type().to_owned();
+    }
+    match mime_guess::from_path(file_name).first_raw() {
+        // The extension names a type with a known signature, and the bytes do not have it: a disguised file.
+        Some(by_name) if infer::is_mime_supported(by_name) => OCTET_STREAM.to_owned(),
+        Some(by_name) => by_name.to_owned(),
+        None => OCTET_STREAM.to_owned(),
+    }
+}
+
+/// Whether `content_type` matches one of `patterns` (`image/png`, `image/*`, `*/*`), ignoring parameters.
+pub fn is_allowed(content_type: &str, patterns: &[String]) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let (kind, _) = essence.split_once('/').unwrap_or((essence.as_str(), ""));
+    patterns.iter().any(|pattern| {
+        pattern == "*/*"
+            || *pattern == essence
+            || pattern.strip_suffix("/*").is_some_and(|p| p == kind)
+    })
+}
+
 /// `inline` for types a browser only displays; `attachment` for those it would execute.
 pub fn disposition_for(content_type: &str) -> &'static str {
     let essence = content_type
@@ -104,6 +134,25 @@ mod tests {
             detect(b"\x01\x02", "blob", Some("not a type\r\n")),
             OCTET_STREAM
         );
+    }
+
+    #[test]
+    fn allowlist_judges_the_bytes_not_the_claim() {
+        let images = vec!["image/*".to_owned()];
+        assert!(is_allowed(&judge(PNG, "x.bin"), &images));
+        // A page or program named .png does not have a PNG's bytes: not an image.
+        assert!(!is_allowed(&judge(b"<html><script>", "photo.png"), &images));
+        assert!(
+            !is_allowed(&judge(b"MZ\x90\x00", "photo.png"), &images),
+            "a Windows executable"
+        );
+        assert_eq!(judge(b"hello", "notes.txt"), "text/plain");
+        assert!(is_allowed("image/png", &["image/png".to_owned()]));
+        assert!(!is_allowed("image/png", &["image/jpeg".to_owned()]));
+        assert!(is_allowed(
+            "text/plain; charset=utf-8",
+            &["text/plain".to_owned()]
+        ));
     }
 
     #[test]

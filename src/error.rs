@@ -20,6 +20,17 @@ pub enum AppError {
     /// 400: the multipart body is malformed (no boundary, truncated, bad part headers).
     #[error("the multipart body is malformed: {detail}")]
     MalformedMultipart { detail: String },
+    /// 401: `UPLOAD_TOKEN` is set and the request did not carry it as `Authorization: Bearer …`.
+    #[error("this server needs an upload token: send `Authorization: Bearer <token>`")]
+    Unauthorized,
+    /// 415: a file's type (from its bytes) is not in `ALLOWED_TYPES`.
+    #[error("file type `{content_type}` of `{file}` is not accepted (allowed: {allowed})")]
+    FileTypeNotAllowed {
+        field: String,
+        file: String,
+        content_type: String,
+        allowed: String,
+    },
     /// 400: the request carried no file.
     #[error("no file was uploaded: send one or more files in the field `{expected}`")]
     NoFile { expected: String },
@@ -78,6 +89,43 @@ pub enum AppError {
     Internal(#[from] anyhow::Error),
 }
 
+/// Every code an error answer can carry: those of [`AppError::code`], and the router's `NOT_FOUND` and
+/// `METHOD_NOT_ALLOWED` (src/app.rs). `static/openapi.json` lists the same set, and `/metrics` counts each;
+/// unit tests keep the three in step.
+pub fn all_codes() -> &'static [&'static str] {
+    &[
+        "UNSUPPORTED_MEDIA_TYPE",
+        "MALFORMED_MULTIPART",
+        "NO_FILE",
+        "UNAUTHORIZED",
+        "LIMIT_FILE_TYPE",
+        "LIMIT_UNEXPECTED_FILE",
+        "MISSING_FIELD_NAME",
+        "LIMIT_FILE_SIZE",
+        "LIMIT_FILE_COUNT",
+        "LIMIT_PART_COUNT",
+        "LIMIT_FIELD_COUNT",
+        "LIMIT_FIELD_KEY",
+        "LIMIT_FIELD_VALUE",
+        "LIMIT_HEADER_SIZE",
+        "REQUEST_TIMEOUT",
+        "BODY_READ_FAILED",
+        "STORE_UNAVAILABLE",
+        "STORE_ACCESS_DENIED",
+        "STORE_NO_SUCH_BUCKET",
+        "STORE_ACL_NOT_SUPPORTED",
+        "STORE_ERROR",
+        "INTERNAL_ERROR",
+        "NOT_FOUND",
+        "METHOD_NOT_ALLOWED",
+    ]
+}
+
+/// The code of an error answer, carried in the response's extensions so that one middleware can count error
+/// answers by code (see [`crate::metrics`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ErrorCode(pub &'static str);
+
 /// The JSON body of every error answer.
 #[derive(Debug, Serialize)]
 pub struct ErrorBody {
@@ -102,6 +150,8 @@ impl AppError {
             Self::NotMultipart { .. } => "UNSUPPORTED_MEDIA_TYPE",
             Self::MalformedMultipart { .. } => "MALFORMED_MULTIPART",
             Self::NoFile { .. } => "NO_FILE",
+            Self::Unauthorized => "UNAUTHORIZED",
+            Self::FileTypeNotAllowed { .. } => "LIMIT_FILE_TYPE",
             Self::UnexpectedFile { .. } => "LIMIT_UNEXPECTED_FILE",
             Self::MissingFieldName => "MISSING_FIELD_NAME",
             Self::FileTooLarge { .. } => "LIMIT_FILE_SIZE",
@@ -129,7 +179,10 @@ impl AppError {
     /// The HTTP status of the answer.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::NotMultipart { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::NotMultipart { .. } | Self::FileTypeNotAllowed { .. } => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::MalformedMultipart { .. }
             | Self::NoFile { .. }
             | Self::UnexpectedFile { .. }
@@ -157,7 +210,8 @@ impl AppError {
             | Self::TooManyFiles { field, .. }
             | Self::TooManyFields { field, .. }
             | Self::FieldNameTooLong { field, .. }
-            | Self::FieldValueTooLong { field, .. } => Some(field),
+            | Self::FieldValueTooLong { field, .. }
+            | Self::FileTypeNotAllowed { field, .. } => Some(field),
             _ => None,
         }
     }
@@ -258,7 +312,9 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         self.log();
-        (self.status(), Json(self.body(None))).into_response()
+        let mut response = (self.status(), Json(self.body(None))).into_response();
+        response.extensions_mut().insert(ErrorCode(self.code()));
+        response
     }
 }
 
@@ -278,7 +334,10 @@ impl From<AppError> for FileError {
 impl IntoResponse for FileError {
     fn into_response(self) -> Response {
         self.error.log();
-        (self.error.status(), Json(self.error.body(self.file))).into_response()
+        let code = ErrorCode(self.error.code());
+        let mut response = (self.error.status(), Json(self.error.body(self.file))).into_response();
+        response.extensions_mut().insert(code);
+        response
     }
 }
 
@@ -311,5 +370,124 @@ mod tests {
         let body = serde_json::to_string(&err.body(None)).unwrap();
         assert!(!body.contains("secret"), "{body}");
         assert!(body.contains("INTERNAL_ERROR"));
+    }
+
+    /// One error of every variant, and of every store code. The `match` has no catch-all arm, so adding a
+    /// variant does not compile until it is added here, and then the test below asks for its code in
+    /// `all_codes()` (and so in static/openapi.json).
+    fn one_of_each() -> Vec<AppError> {
+        let s = String::new;
+        let rejected = |code: &str| AppError::StoreRejected {
+            operation: "PutObject",
+            code: code.to_owned(),
+            detail: s(),
+        };
+        let examples = vec![
+            AppError::NotMultipart { expected: s() },
+            AppError::MalformedMultipart { detail: s() },
+            AppError::NoFile { expected: s() },
+            AppError::Unauthorized,
+            AppError::FileTypeNotAllowed {
+                field: s(),
+                file: s(),
+                content_type: s(),
+                allowed: s(),
+            },
+            AppError::UnexpectedFile {
+                field: s(),
+                expected: s(),
+            },
+            AppError::MissingFieldName,
+            AppError::FileTooLarge {
+                field: s(),
+                file: s(),
+                limit: 0,
+            },
+            AppError::TooManyFiles {
+                field: s(),
+                limit: 0,
+            },
+            AppError::TooManyParts { limit: 0 },
+            AppError::TooManyFields {
+                field: s(),
+                limit: 0,
+            },
+            AppError::FieldNameTooLong {
+                field: s(),
+                limit: 0,
+            },
+            AppError::FieldValueTooLong {
+                field: s(),
+                limit: 0,
+            },
+            AppError::PartHeadersTooLarge { limit: 0 },
+            AppError::BodyTimeout { seconds: 0 },
+            AppError::BodyRead,
+            AppError::StoreUnavailable {
+                operation: "PutObject",
+                detail: s(),
+            },
+            rejected("AccessDenied"),
+            rejected("NoSuchBucket"),
+            rejected("AccessControlListNotSupported"),
+            rejected("SlowDown"),
+            AppError::Internal(anyhow::anyhow!("bug")),
+        ];
+        for example in &examples {
+            match example {
+                AppError::NotMultipart { .. }
+                | AppError::MalformedMultipart { .. }
+                | AppError::NoFile { .. }
+                | AppError::Unauthorized
+                | AppError::FileTypeNotAllowed { .. }
+                | AppError::UnexpectedFile { .. }
+                | AppError::MissingFieldName
+                | AppError::FileTooLarge { .. }
+                | AppError::TooManyFiles { .. }
+                | AppError::TooManyParts { .. }
+                | AppError::TooManyFields { .. }
+                | AppError::FieldNameTooLong { .. }
+                | AppError::FieldValueTooLong { .. }
+                | AppError::PartHeadersTooLarge { .. }
+                | AppError::BodyTimeout { .. }
+                | AppError::BodyRead
+                | AppError::StoreUnavailable { .. }
+                | AppError::StoreRejected { .. }
+                | AppError::Internal(_) => {}
+            }
+        }
+        examples
+    }
+
+    #[test]
+    fn all_codes_lists_every_code_an_answer_can_carry() {
+        let mut produced: Vec<&str> = one_of_each().iter().map(AppError::code).collect();
+        produced.extend(["NOT_FOUND", "METHOD_NOT_ALLOWED"]);
+        produced.sort_unstable();
+        produced.dedup();
+        let mut listed = all_codes().to_vec();
+        listed.sort_unstable();
+        let before = listed.len();
+        listed.dedup();
+        assert_eq!(listed.len(), before, "all_codes() lists a code twice");
+        assert_eq!(listed, produced);
+    }
+
+    #[test]
+    fn error_answers_carry_their_code_for_the_metrics() {
+        let response = AppError::MissingFieldName.into_response();
+        assert_eq!(
+            response.extensions().get::<ErrorCode>(),
+            Some(&ErrorCode("MISSING_FIELD_NAME"))
+        );
+        let response = FileError {
+            file: Some("a.png".to_owned()),
+            error: AppError::BodyRead,
+        }
+        .into_response();
+        assert_eq!(
+            response.extensions().get::<ErrorCode>(),
+            Some(&ErrorCode("BODY_READ_FAILED"))
+        );
     }
 }

@@ -6,18 +6,24 @@
 //! - [`config`]: every setting, read from the environment (`.env`), with its default.
 //! - [`app`]: the state, router and middleware built from a config; the server and its graceful shutdown.
 //! - [`routes`]: the endpoints. [`routes::upload`] receives files; [`routes::meta`] serves the page, probes and
-//!   the public configuration.
+//!   the public configuration; [`routes::openapi`] the API description (`static/openapi.json`).
 //! - [`storage`]: the S3 client, object URLs, the streaming uploader ([`storage::upload`]) and the embedded
 //!   store ([`storage::embedded`]).
 //! - [`naming`]: file names from multipart headers, sanitized keys, `Content-Disposition` values.
 //! - [`content_type`]: the type a file is stored as.
 //! - [`error`]: the one error type, its stable codes and HTTP answers.
+//! - [`metrics`]: the Prometheus metrics of `GET /metrics`, one registry per app, and the middleware that
+//!   records them.
 //! - [`telemetry`]: logging setup.
+//! - [`cli`]: the binary's `check` (is the bucket set up as the seed sets it up?) and `clean` (empty it, delete
+//!   it) commands.
 
 pub mod app;
+pub mod cli;
 pub mod config;
 pub mod content_type;
 pub mod error;
+pub mod metrics;
 pub mod naming;
 pub mod routes;
 pub mod storage;

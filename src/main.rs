@@ -1,17 +1,23 @@
-//! The server binary: reads `.env` and the environment, sets up logging, and serves until Ctrl-C or SIGTERM.
+//! The server binary: reads `.env` and the environment, sets up logging, and serves until Ctrl-C or SIGTERM; `check`
+//! and `clean` run the set-up commands of [`s3_upload_server::cli`].
+
+use std::process::ExitCode;
 
 use anyhow::Context as _;
+use clap::Parser as _;
 use s3_upload_server::app::Store;
+use s3_upload_server::cli::{self, Cli, Command};
 use s3_upload_server::config::StoreConfig;
 use s3_upload_server::{Application, Config, telemetry};
 
-fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
     keep_large_buffers_out_of_the_heap();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("start the async runtime")?
-        .block_on(run())
+        .block_on(run(cli.command))
 }
 
 /// glibc's allocator raises its mmap threshold each time a large buffer is freed, after which part buffers come
@@ -33,7 +39,7 @@ fn keep_large_buffers_out_of_the_heap() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn keep_large_buffers_out_of_the_heap() {}
 
-async fn run() -> anyhow::Result<()> {
+async fn run(command: Option<Command>) -> anyhow::Result<ExitCode> {
     // A missing .env is normal (settings may come from the environment); a broken one is not.
     if let Err(err) = dotenvy::dotenv()
         && !err.not_found()
@@ -41,6 +47,9 @@ async fn run() -> anyhow::Result<()> {
         return Err(err).context("read .env");
     }
     let config = Config::from_env()?;
+    if let Some(command) = command.filter(|c| !matches!(c, Command::Serve)) {
+        return cli::run(command, config).await.map(ExitCode::from);
+    }
     telemetry::init(config.log_format);
 
     let app = Application::build(config.clone()).await?;
@@ -91,7 +100,9 @@ async fn run() -> anyhow::Result<()> {
     tracing::info!(
         "upload server listening: open {url}/ or POST files in the field `photos` to {url}/upload"
     );
-    app.run_until_stopped(shutdown_signal()).await
+    app.run_until_stopped(shutdown_signal())
+        .await
+        .map(|()| ExitCode::SUCCESS)
 }
 
 /// Completes on Ctrl-C or SIGTERM.

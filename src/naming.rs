@@ -267,6 +267,16 @@ pub fn content_disposition(disposition: &str, original: &str) -> String {
     format!("{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
 }
 
+/// A header value S3 accepts: ASCII as it is; anything else as an RFC 2047 encoded word (`=?UTF-8?B?…?=`),
+/// since S3 headers, user metadata included, must be ASCII.
+pub fn header_safe(value: &str) -> String {
+    if value.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        value.to_owned()
+    } else {
+        format!("=?UTF-8?B?{}?=", aws_smithy_types::base64::encode(value))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -355,6 +365,13 @@ mod tests {
         assert_eq!(encode_key("a b/c+d.png"), "a%20b/c%2Bd.png");
         assert_eq!(encode_key("사진.png"), "%EC%82%AC%EC%A7%84.png");
         assert_eq!(encode_key("x~y_z-1.2"), "x~y_z-1.2");
+    }
+
+    #[test]
+    fn non_ascii_header_values_are_rfc2047_encoded() {
+        assert_eq!(header_safe("upload-server"), "upload-server");
+        assert_eq!(header_safe("웹"), "=?UTF-8?B?7Ju5?=");
+        assert_eq!(header_safe("a\nb"), "=?UTF-8?B?YQpi?=");
     }
 
     #[test]

@@ -24,11 +24,11 @@ use tokio::time::{Instant, timeout};
 use uuid::Uuid;
 
 use crate::app::AppState;
-use crate::config::{KeyStrategy, UploadConfig};
+use crate::config::{KeyStrategy, UploadConfig, UrlMode};
 use crate::content_type;
 use crate::error::{AppError, FileError};
 use crate::naming::{self, Disposition};
-use crate::storage::upload::ObjectSpec;
+use crate::storage::{self, upload::ObjectSpec};
 
 /// The longest field name accepted (multer's `LIMIT_FIELD_KEY` default).
 const MAX_FIELD_NAME_BYTES: usize = 100;
@@ -77,6 +77,9 @@ pub async fn upload(State(state): State<AppState>, headers: HeaderMap, body: Bod
     let task = tokio::spawn(async move {
         let body = SharedBody::new(body.into_data_stream());
         let result = receive(&state, &headers, body.clone()).await;
+        if let Ok(files) = &result {
+            state.metrics.files_stored(files.iter().map(|f| f.size));
+        }
         if result.is_err() {
             body.drain(DRAIN_TIME, DRAIN_BYTES).await;
         }
@@ -260,11 +263,19 @@ async fn store_file(
     let mut reader = state.uploader.reader(chunks, length_hint);
     let first = reader.next_part().await?;
 
-    let content_type = content_type::detect(
-        &first.chunks.head(content_type::SNIFF_LEN),
-        &originalname,
-        Some(&mimetype),
-    );
+    let head = first.chunks.head(content_type::SNIFF_LEN);
+    if !limits.allowed_types.is_empty() {
+        let judged = content_type::judge(&head, &originalname);
+        if !content_type::is_allowed(&judged, &limits.allowed_types) {
+            return Err(AppError::FileTypeNotAllowed {
+                field: fieldname,
+                file: originalname,
+                content_type: judged,
+                allowed: limits.allowed_types.join(", "),
+            });
+        }
+    }
+    let content_type = content_type::detect(&head, &originalname, Some(&mimetype));
     let content_disposition =
         naming::content_disposition(content_type::disposition_for(&content_type), &originalname);
     let spec = ObjectSpec {
@@ -279,6 +290,19 @@ async fn store_file(
         content_type = spec.content_type,
         "stored"
     );
+    let location = match state.config.url_mode {
+        UrlMode::Public => state.urls.url(&spec.key),
+        UrlMode::Presigned { ttl } => {
+            storage::presigned_get(
+                state.uploader.client(),
+                state.uploader.bucket(),
+                &spec.key,
+                ttl,
+            )
+            .await?
+        }
+    };
+    let options = &limits.object;
     Ok(UploadedFile {
         fieldname,
         originalname,
@@ -286,15 +310,26 @@ async fn store_file(
         mimetype,
         size: object.size,
         bucket: state.uploader.bucket().to_owned(),
-        location: state.urls.url(&spec.key),
+        location,
         key: spec.key,
         acl: limits.acl.clone(),
         content_type: spec.content_type,
         content_disposition: spec.content_disposition,
         content_encoding: None,
-        storage_class: "STANDARD".to_owned(),
+        storage_class: options
+            .storage_class
+            .clone()
+            .unwrap_or_else(|| "STANDARD".to_owned()),
         server_side_encryption: object.server_side_encryption,
-        metadata: None,
+        metadata: (!options.metadata.is_empty()).then(|| {
+            Value::Object(
+                options
+                    .metadata
+                    .iter()
+                    .map(|(name, value)| (name.clone(), Value::String(value.clone())))
+                    .collect(),
+            )
+        }),
         etag: object.etag,
         version_id: object.version_id,
     })

@@ -120,6 +120,26 @@ impl UrlBuilder {
     }
 }
 
+/// A presigned GET URL for `key`, valid for `ttl` (at most 7 days): `location` in `URL_MODE=presigned`.
+pub async fn presigned_get(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    ttl: Duration,
+) -> Result<String, AppError> {
+    let config = aws_sdk_s3::presigning::PresigningConfig::expires_in(ttl).map_err(|err| {
+        AppError::Internal(anyhow::Error::new(err).context("presigning configuration"))
+    })?;
+    let request = client
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .presigned(config)
+        .await
+        .map_err(|err| AppError::from_sdk("presign GetObject", err))?;
+    Ok(request.uri().to_owned())
+}
+
 /// Checks that the bucket answers: the readiness probe.
 pub async fn check_bucket(client: &Client, bucket: &str) -> Result<(), AppError> {
     client

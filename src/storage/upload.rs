@@ -10,14 +10,20 @@
 use std::sync::Arc;
 
 use aws_sdk_s3::Client;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ObjectCannedAcl};
+use std::collections::HashMap;
+
+use aws_sdk_s3::types::{
+    CompletedMultipartUpload, CompletedPart, ObjectCannedAcl, ServerSideEncryption, StorageClass,
+};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 use super::body::Chunks;
+use crate::config::ObjectOptions;
 use crate::error::AppError;
+use crate::naming;
 
 /// The budget counts KiB, so that a part of up to 5 GiB fits a `u32` permit count.
 const BUDGET_UNIT: u64 = 1024;
@@ -30,7 +36,33 @@ pub struct Uploader {
     part_size: u64,
     parts_in_flight: usize,
     budget: Arc<Semaphore>,
+    options: Arc<StoredOptions>,
+}
+
+/// What every object is stored with (multer-s3's options), ready for the SDK's builders.
+#[derive(Debug, Default)]
+struct StoredOptions {
     acl: Option<ObjectCannedAcl>,
+    cache_control: Option<String>,
+    storage_class: Option<StorageClass>,
+    server_side_encryption: Option<ServerSideEncryption>,
+    sse_kms_key_id: Option<String>,
+    /// Header-safe values (RFC 2047 for non-ASCII ones).
+    metadata: Option<HashMap<String, String>>,
+}
+
+/// Applies [`StoredOptions`] to a PutObject or CreateMultipartUpload builder (same setters, different types).
+macro_rules! with_options {
+    ($builder:expr, $options:expr) => {{
+        let options = &$options;
+        $builder
+            .set_acl(options.acl.clone())
+            .set_cache_control(options.cache_control.clone())
+            .set_storage_class(options.storage_class.clone())
+            .set_server_side_encryption(options.server_side_encryption.clone())
+            .set_ssekms_key_id(options.sse_kms_key_id.clone())
+            .set_metadata(options.metadata.clone())
+    }};
 }
 
 /// What to store a file as.
@@ -77,6 +109,7 @@ impl Uploader {
         parts_in_flight: usize,
         memory_budget: u64,
         acl: Option<&str>,
+        object: &ObjectOptions,
     ) -> Self {
         let units = (memory_budget / BUDGET_UNIT).clamp(1, Semaphore::MAX_PERMITS as u64) as usize;
         Self {
@@ -85,7 +118,23 @@ impl Uploader {
             part_size,
             parts_in_flight: parts_in_flight.max(1),
             budget: Arc::new(Semaphore::new(units)),
-            acl: acl.map(ObjectCannedAcl::from),
+            options: Arc::new(StoredOptions {
+                acl: acl.map(ObjectCannedAcl::from),
+                cache_control: object.cache_control.clone(),
+                storage_class: object.storage_class.as_deref().map(StorageClass::from),
+                server_side_encryption: object
+                    .server_side_encryption
+                    .as_deref()
+                    .map(ServerSideEncryption::from),
+                sse_kms_key_id: object.sse_kms_key_id.clone(),
+                metadata: (!object.metadata.is_empty()).then(|| {
+                    object
+                        .metadata
+                        .iter()
+                        .map(|(name, value)| (name.clone(), naming::header_safe(value)))
+                        .collect()
+                }),
+            }),
         }
     }
 
@@ -135,15 +184,15 @@ impl Uploader {
 
     async fn put_object(&self, spec: &ObjectSpec, part: Part) -> Result<StoredObject, AppError> {
         let size = part.chunks.len();
-        let output = self
+        let request = self
             .client
             .put_object()
             .bucket(&self.bucket)
             .key(&spec.key)
             .content_length(size as i64)
             .content_type(&spec.content_type)
-            .content_disposition(&spec.content_disposition)
-            .set_acl(self.acl.clone())
+            .content_disposition(&spec.content_disposition);
+        let output = with_options!(request, self.options)
             .body(part.chunks.into_byte_stream())
             .customize()
             .disable_payload_signing()
@@ -167,14 +216,14 @@ impl Uploader {
     where
         S: Stream<Item = Result<Bytes, AppError>> + Unpin,
     {
-        let created = self
+        let request = self
             .client
             .create_multipart_upload()
             .bucket(&self.bucket)
             .key(&spec.key)
             .content_type(&spec.content_type)
-            .content_disposition(&spec.content_disposition)
-            .set_acl(self.acl.clone())
+            .content_disposition(&spec.content_disposition);
+        let created = with_options!(request, self.options)
             .send()
             .await
             .map_err(|err| AppError::from_sdk("CreateMultipartUpload", err))?;
