@@ -66,6 +66,8 @@
   /** Korean and English words for the error codes the server (and this page) use. */
   const ERROR_TITLES = {
     LIMIT_FILE_SIZE: ['파일이 너무 큽니다', 'File too large'],
+    LIMIT_FILE_TYPE: ['허용되지 않는 파일 형식입니다', 'File type not allowed'],
+    UNAUTHORIZED: ['업로드 토큰이 필요합니다', 'Upload token required'],
     LIMIT_FILE_COUNT: ['파일이 너무 많습니다', 'Too many files'],
     LIMIT_PART_COUNT: ['폼 항목이 너무 많습니다', 'Too many parts'],
     LIMIT_FIELD_COUNT: ['필드가 너무 많습니다', 'Too many fields'],
@@ -146,6 +148,31 @@
         attrs: { lang: 'en' },
       }),
     );
+    if (config.allowedTypes && config.allowedTypes.length) {
+      el.limits.append(
+        ' 허용 형식 ',
+        make('span', { text: 'Allowed types', attrs: { lang: 'en' } }),
+        ': ',
+        make('strong', { text: config.allowedTypes.join(', '), attrs: { 'data-testid': 'allowed-types' } }),
+        '.',
+      );
+    }
+    if (config.uploadTokenRequired) showTokenField();
+  }
+
+  /** A field for the upload token when the server asks for one (UPLOAD_TOKEN); kept for this tab only. */
+  function showTokenField() {
+    if (document.getElementById('upload-token')) return;
+    const input = make('input', {
+      attrs: { id: 'upload-token', type: 'password', autocomplete: 'off', 'data-testid': 'upload-token' },
+    });
+    input.value = sessionStorage.getItem('upload-token') || '';
+    input.addEventListener('input', () => sessionStorage.setItem('upload-token', input.value));
+    const label = make('label', { attrs: { for: 'upload-token' } });
+    label.append('업로드 토큰 ', make('span', { text: 'Upload token', attrs: { lang: 'en' } }), ' ');
+    const row = make('p', { attrs: { class: 'hint' } });
+    row.append(label, input);
+    el.limits.after(row);
   }
 
   function showNotice(parts) {
@@ -400,6 +427,10 @@
     });
     xhr.open('POST', '/upload');
     xhr.setRequestHeader('Accept', 'application/json');
+    const token = sessionStorage.getItem('upload-token');
+    if (state.config && state.config.uploadTokenRequired && token) {
+      xhr.setRequestHeader('Authorization', `Bearer ${token}`);
+    }
     xhr.send(form);
   }
 

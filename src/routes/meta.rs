@@ -154,6 +154,10 @@ pub struct PublicConfig {
     pub field_name: String,
     pub max_file_size: u64,
     pub max_files: usize,
+    /// `ALLOWED_TYPES` (empty: every type).
+    pub allowed_types: Vec<String>,
+    /// Whether uploads need `Authorization: Bearer <UPLOAD_TOKEN>` (the token itself is never shown).
+    pub upload_token_required: bool,
 }
 
 /// `GET /config`: the field name and limits, so the page can warn before uploading.
@@ -163,6 +167,8 @@ pub async fn public_config(State(state): State<AppState>) -> Json<PublicConfig> 
         field_name: upload.field_name.clone(),
         max_file_size: upload.max_file_size,
         max_files: upload.max_files,
+        allowed_types: upload.allowed_types.clone(),
+        upload_token_required: state.config.access.upload_token.is_some(),
     })
 }
 

@@ -37,6 +37,27 @@ async fn config_describes_the_public_limits() {
     assert_eq!(config["fieldName"], "photos");
     assert_eq!(config["maxFileSize"], 12345);
     assert_eq!(config["maxFiles"], 3);
+    assert_eq!(config["allowedTypes"], serde_json::json!([]));
+    assert_eq!(config["uploadTokenRequired"], false);
+}
+
+#[tokio::test]
+async fn config_says_a_token_is_needed_without_showing_it() {
+    let app = crate::helpers::spawn_app_with(&[
+        ("UPLOAD_TOKEN", "tok-123"),
+        ("ALLOWED_TYPES", "image/*"),
+    ])
+    .await;
+    let text = reqwest::get(app.url("/config"))
+        .await
+        .expect("GET")
+        .text()
+        .await
+        .expect("body");
+    let config: serde_json::Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(config["uploadTokenRequired"], true);
+    assert_eq!(config["allowedTypes"], serde_json::json!(["image/*"]));
+    assert!(!text.contains("tok-123"), "{text}");
 }
 
 #[tokio::test]
