@@ -367,6 +367,75 @@ mod tests {
         assert_eq!(encode_key("x~y_z-1.2"), "x~y_z-1.2");
     }
 
+    /// A bounded, deterministic fuzz of the header parser and the sanitizer: random bytes, biased towards the
+    /// characters that matter (quotes, escapes, slashes, dots, controls, multi-byte UTF-8), never panic and
+    /// always give a safe key segment.
+    #[test]
+    fn random_headers_never_panic_and_always_give_safe_names() {
+        const ALPHABET: &[&[u8]] = &[
+            b"\"",
+            b"\\",
+            b"/",
+            b".",
+            b"..",
+            b";",
+            b"=",
+            b"%",
+            b"%22",
+            b"%0D",
+            b"*",
+            b"'",
+            b" ",
+            b"\r",
+            b"\n",
+            b"\0",
+            b"\x7f",
+            b"\xff",
+            b"\xc3",
+            "가".as_bytes(),
+            "\u{202E}".as_bytes(),
+            b"filename",
+            b"name",
+            b"a",
+            b"Z",
+            b"9",
+        ];
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            let mut raw = b"form-data; name=\"photos\"; ".to_vec();
+            for _ in 0..(next() % 40) {
+                raw.extend_from_slice(ALPHABET[(next() % ALPHABET.len() as u64) as usize]);
+            }
+            let disposition = parse_disposition(&raw);
+            let original = disposition.filename.unwrap_or_default();
+            assert!(original.len() <= MAX_ORIGINAL_NAME_BYTES);
+            let name = sanitize_file_name(&original);
+            assert!(
+                !name.is_empty() && name.len() <= MAX_KEY_NAME_BYTES,
+                "{name:?}"
+            );
+            assert!(!name.starts_with('.') && !name.starts_with(' '), "{name:?}");
+            assert!(
+                !name.contains(['/', '\\']) && !name.chars().any(char::is_control),
+                "{name:?}"
+            );
+            let encoded = encode_key(&name);
+            assert!(
+                encoded
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._~%".contains(&b)),
+                "{encoded}"
+            );
+            assert!(content_disposition("inline", &original).is_ascii());
+        }
+    }
+
     #[test]
     fn non_ascii_header_values_are_rfc2047_encoded() {
         assert_eq!(header_safe("upload-server"), "upload-server");
