@@ -22,9 +22,9 @@ use hyper_util::client::legacy::connect::{Connect, HttpConnector};
 use hyper_util::rt::TokioExecutor;
 
 use crate::app::Application;
-use crate::config::{Config, StoreConfig};
+use crate::config::{Config, StoreConfig, UrlMode};
 use crate::error::AppError;
-use crate::storage::upload::ObjectSpec;
+use crate::storage::{self, upload::ObjectSpec};
 
 /// Where `check` writes its test object (after `KEY_PREFIX`).
 pub const CHECK_PREFIX: &str = ".upload-server-check/";
@@ -287,6 +287,7 @@ impl Target {
             endpoint,
             embedded: matches!(self.config.store, StoreConfig::Embedded(_)),
             public_base_url: self.config.public_base_url.as_deref(),
+            presigned: matches!(self.config.url_mode, UrlMode::Presigned { .. }),
         }
     }
 }
@@ -300,6 +301,8 @@ pub struct Context<'a> {
     pub endpoint: Option<&'a str>,
     pub embedded: bool,
     pub public_base_url: Option<&'a str>,
+    /// `URL_MODE=presigned`: returned URLs are presigned, the bucket may stay private.
+    pub presigned: bool,
 }
 
 /// `check`: prints one line per step and returns them all. Only a broken writer is an `Err`.
@@ -389,30 +392,39 @@ pub async fn check(
         }
     }
 
-    // 3. The URL the server hands out must open without credentials, as in a browser. The object is removed
-    // afterwards whatever this step found.
-    let url = target.app.state().urls.url(&key);
-    let fetched = anonymous_get(&url).await;
-    let public = match fetched {
-        Ok(answer) => diagnose_anonymous_get(&url, &answer, &content, target.context()),
-        Err(err) => Some(Diagnosis {
-            detail: format!("GET {url} failed: {err}"),
-            hint: match target.context().public_base_url {
-                Some(base) => format!("check PUBLIC_BASE_URL ({base}): browsers must reach it"),
-                None => "the store's URL must be reachable by the clients that open returned URLs"
-                    .to_owned(),
-            },
-        }),
+    // 3. The URL the server hands out (`location`: public or presigned, built as the server builds it) must open
+    // with no other credentials, as in a browser. The object is removed afterwards whatever this step found.
+    let url = match target.config.url_mode {
+        UrlMode::Public => Ok(target.app.state().urls.url(&key)),
+        UrlMode::Presigned { ttl } => {
+            storage::presigned_get(target.client(), target.bucket(), &key, ttl).await
+        }
     };
-    match public {
-        None => p.step(
+    let outcome = match url {
+        Ok(url) => match anonymous_get(&url).await {
+            Ok(answer) => match diagnose_anonymous_get(&url, &answer, &content, target.context()) {
+                None => Ok(url),
+                Some(diagnosis) => Err(diagnosis),
+            },
+            Err(err) => Err(unreachable_url(&url, &err, target.context())),
+        },
+        Err(err) => Err(diagnose_app_error(
+            &err,
+            "presign GetObject",
+            target.context(),
+        )),
+    };
+    match outcome {
+        Ok(url) => p.step(
             steps::PUBLIC_URL,
             Status::Pass,
             format!("{url} answers an anonymous GET with the test object"),
             None,
         )?,
-        Some(mut diagnosis) => {
-            if let Some(cause) = explain_forbidden(&target).await {
+        Err(mut diagnosis) => {
+            if !target.context().presigned
+                && let Some(cause) = explain_forbidden(&target).await
+            {
                 diagnosis.detail = format!("{}; {cause}", diagnosis.detail);
             }
             p.failed(steps::PUBLIC_URL, diagnosis)?;
@@ -425,6 +437,17 @@ pub async fn check(
     // 5. Incomplete multipart uploads, and the lifecycle rule that cleans them up.
     multipart_steps(&mut p, &target, args).await?;
     Ok(p.report)
+}
+
+fn unreachable_url(url: &str, err: &str, cx: Context<'_>) -> Diagnosis {
+    Diagnosis {
+        detail: format!("GET {url} failed: {err}"),
+        hint: match cx.public_base_url {
+            Some(base) => format!("check PUBLIC_BASE_URL ({base}): browsers must reach it"),
+            None => "the store's URL must be reachable by the clients that open returned URLs"
+                .to_owned(),
+        },
+    }
 }
 
 fn skip_rest(mut p: Printer<'_>) -> anyhow::Result<Report> {
@@ -1232,7 +1255,7 @@ pub fn diagnose_app_error(error: &AppError, operation: &'static str, cx: Context
         AppError::StoreUnavailable { detail, .. } => {
             let no_credentials = detail.to_ascii_lowercase().contains("credential");
             Diagnosis {
-                detail: format!("{operation} failed: {detail}"),
+                detail: format!("{operation} failed: {}", without_debug(detail)),
                 hint: if no_credentials {
                     "no credentials: set AWS_ACCESS_KEY and AWS_SECRET_ACCESS_KEY in .env, or run where the AWS \
                      default chain finds some (an EC2 instance role, `aws sso login`, ~/.aws)"
@@ -1260,6 +1283,22 @@ pub fn diagnose_app_error(error: &AppError, operation: &'static str, cx: Context
             }
         }
     }
+}
+
+/// The SDK's error text ends with the error's `Debug` form in parentheses: a person needs only the rest.
+fn without_debug(detail: &str) -> &str {
+    let is_debug = |rest: &str| {
+        let name_len = rest
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(rest.len());
+        rest.starts_with(|c: char| c.is_ascii_uppercase())
+            && (rest[name_len..].starts_with('(') || rest[name_len..].starts_with(" {"))
+    };
+    let cut = detail
+        .match_indices(" (")
+        .map(|(i, _)| i)
+        .find(|&i| detail.ends_with(')') && is_debug(&detail[i + 2..]));
+    cut.map_or(detail, |i| &detail[..i])
 }
 
 fn unreachable_hint(cx: Context<'_>) -> String {
@@ -1318,6 +1357,14 @@ pub fn diagnose_anonymous_get(
                 None => "something between here and the store answers instead of it (a proxy?)".to_owned(),
             },
         }),
+        401 | 403 if cx.presigned => Some(Diagnosis {
+            detail: format!("the presigned URL {url} answered {status}"),
+            hint: format!(
+                "the server's keys must allow s3:GetObject on arn:aws:s3:::{}/*, and this machine's clock must \
+                 be right (a presigned URL tolerates 15 minutes of skew)",
+                cx.bucket
+            ),
+        }),
         401 | 403 => Some(Diagnosis {
             detail: format!("GET {url} answered {status} to an anonymous reader"),
             hint: format!(
@@ -1360,17 +1407,17 @@ pub fn diagnose_anonymous_get(
 
 /// The seed's public-read bucket policy for `bucket`, pretty-printed.
 pub fn public_read_policy(bucket: &str) -> String {
-    let policy = serde_json::json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "PublicRead",
-            "Effect": "Allow",
-            "Principal": "*",
-            "Action": ["s3:GetObject"],
-            "Resource": [format!("arn:aws:s3:::{bucket}/*")],
-        }],
-    });
-    serde_json::to_string_pretty(&policy).unwrap_or_default()
+    // Written out rather than serialized, to keep the order people know from the console and the README.
+    let resource = serde_json::Value::from(format!("arn:aws:s3:::{bucket}/*"));
+    format!(
+        r#"{{
+  "Version": "2012-10-17",
+  "Statement": [{{
+    "Sid": "PublicRead", "Effect": "Allow", "Principal": "*",
+    "Action": ["s3:GetObject"], "Resource": [{resource}]
+  }}]
+}}"#
+    )
 }
 
 /// Looks for the cause of a refused anonymous GET in the bucket's settings, where the keys may read them:
@@ -1461,4 +1508,159 @@ where
     tokio::time::timeout(STEP_TIMEOUT, request)
         .await
         .map_err(|_| format!("no answer within {} seconds", STEP_TIMEOUT.as_secs()))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cx() -> Context<'static> {
+        Context {
+            bucket: "jscode-uploaded-files",
+            region: "ap-northeast-2",
+            endpoint: None,
+            embedded: false,
+            public_base_url: None,
+            presigned: false,
+        }
+    }
+
+    fn rejected(code: &str) -> AppError {
+        AppError::StoreRejected {
+            operation: "PutObject",
+            code: code.to_owned(),
+            detail: String::new(),
+        }
+    }
+
+    #[test]
+    fn no_command_means_serve_and_flags_parse() {
+        let cli = Cli::try_parse_from(["s3-upload-server"]).unwrap();
+        assert!(cli.command.is_none());
+        let cli = Cli::try_parse_from([
+            "s3-upload-server",
+            "check",
+            "--abort-incomplete",
+            "--add-lifecycle-rule",
+        ])
+        .unwrap();
+        let Some(Command::Check(args)) = cli.command else {
+            panic!("expected check");
+        };
+        assert!(args.abort_incomplete && args.add_lifecycle_rule);
+        assert_eq!(args.older_than_mins, 60);
+        let cli =
+            Cli::try_parse_from(["s3-upload-server", "clean", "--delete-bucket", "--yes", "b"])
+                .unwrap();
+        let Some(Command::Clean(args)) = cli.command else {
+            panic!("expected clean");
+        };
+        assert!(args.delete_bucket);
+        assert_eq!(args.yes.as_deref(), Some("b"));
+        assert!(Cli::try_parse_from(["s3-upload-server", "clean", "--yes"]).is_err());
+    }
+
+    #[test]
+    fn the_policy_is_the_seeds_for_this_bucket() {
+        let policy: serde_json::Value =
+            serde_json::from_str(&public_read_policy("jscode-uploaded-files")).unwrap();
+        let statement = &policy["Statement"][0];
+        assert_eq!(statement["Effect"], "Allow");
+        assert_eq!(statement["Principal"], "*");
+        assert_eq!(statement["Action"][0], "s3:GetObject");
+        assert_eq!(
+            statement["Resource"][0],
+            "arn:aws:s3:::jscode-uploaded-files/*"
+        );
+    }
+
+    #[test]
+    fn anonymous_get_answers_are_explained() {
+        let answer = |status: u16, body: &'static [u8]| HttpAnswer {
+            status,
+            location: Some("https://elsewhere/".to_owned()),
+            body: Bytes::from_static(body),
+        };
+        assert!(diagnose_anonymous_get("u", &answer(200, b"ok"), b"ok", cx()).is_none());
+        let wrong = diagnose_anonymous_get("u", &answer(200, b"other"), b"ok", cx()).unwrap();
+        assert!(wrong.detail.contains("not with the test object"));
+        let forbidden = diagnose_anonymous_get("u", &answer(403, b""), b"ok", cx()).unwrap();
+        assert!(forbidden.hint.contains("\"s3:GetObject\""), "{forbidden:?}");
+        assert!(
+            forbidden.hint.contains("URL_MODE=presigned"),
+            "{forbidden:?}"
+        );
+        let presigned = Context {
+            presigned: true,
+            ..cx()
+        };
+        let refused = diagnose_anonymous_get("u", &answer(403, b""), b"ok", presigned).unwrap();
+        assert!(refused.hint.contains("clock"), "{refused:?}");
+        let cdn = Context {
+            public_base_url: Some("https://cdn.example.com"),
+            ..cx()
+        };
+        let missing = diagnose_anonymous_get("u", &answer(404, b""), b"ok", cdn).unwrap();
+        assert!(missing.hint.contains("PUBLIC_BASE_URL"), "{missing:?}");
+        let moved = diagnose_anonymous_get("u", &answer(301, b""), b"ok", cx()).unwrap();
+        assert!(moved.detail.contains("https://elsewhere/"), "{moved:?}");
+    }
+
+    #[test]
+    fn store_errors_get_actionable_hints() {
+        let hint = |code: &str| diagnose_app_error(&rejected(code), "PutObject", cx()).hint;
+        assert!(hint("InvalidAccessKeyId").contains("AWS_ACCESS_KEY"));
+        assert!(hint("SignatureDoesNotMatch").contains("AWS_SECRET_ACCESS_KEY"));
+        assert!(
+            hint("AccessDenied").contains("s3:PutObject on arn:aws:s3:::jscode-uploaded-files/*")
+        );
+        assert!(hint("NoSuchBucket").contains("AWS_S3_BUCKET"));
+        assert!(hint("AccessControlListNotSupported").contains("unset OBJECT_ACL"));
+        let unreachable = AppError::StoreUnavailable {
+            operation: "HeadBucket",
+            detail: "connection refused".to_owned(),
+        };
+        let local = Context {
+            endpoint: Some("http://127.0.0.1:9000"),
+            ..cx()
+        };
+        assert!(
+            diagnose_app_error(&unreachable, "HeadBucket", local)
+                .hint
+                .contains("AWS_ENDPOINT_URL")
+        );
+    }
+
+    #[test]
+    fn sdk_error_text_loses_its_debug_tail() {
+        assert_eq!(
+            without_debug(
+                "dispatch failure: client error (Connect): refused (os error 111) (DispatchFailure(DispatchFailure { x }))"
+            ),
+            "dispatch failure: client error (Connect): refused (os error 111)"
+        );
+        assert_eq!(
+            without_debug("timeout (os error 1)"),
+            "timeout (os error 1)"
+        );
+    }
+
+    #[test]
+    fn the_lifecycle_rule_is_added_to_existing_ones() {
+        let existing = LifecycleRule::builder()
+            .id("expire-tmp")
+            .status(ExpirationStatus::Enabled)
+            .filter(LifecycleRuleFilter::builder().prefix("tmp/").build())
+            .build()
+            .unwrap();
+        assert_eq!(abort_days(&existing), None);
+        let merged = merged_lifecycle(vec![existing]).unwrap();
+        let rules = merged.rules();
+        assert_eq!(rules.len(), 2);
+        assert_eq!(rules[0].id(), Some("expire-tmp"));
+        assert_eq!(
+            abort_days(&rules[1]),
+            Some((LIFECYCLE_RULE_ID.to_owned(), 1))
+        );
+    }
 }

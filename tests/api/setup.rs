@@ -186,6 +186,7 @@ async fn check_reports_a_bucket_that_is_not_public_with_the_seeds_policy() {
             endpoint: None,
             embedded: false,
             public_base_url: None,
+            presigned: false,
         };
         let diagnosis = cli::diagnose_anonymous_get("https://x/k", &answer, b"k", cx)
             .expect("a 403 is a failure");
@@ -448,4 +449,33 @@ async fn clean_in_embedded_mode_needs_the_same_confirmation() {
     };
     let (done, out) = run_clean(config, &args, "").await;
     assert!(done, "{out}");
+}
+
+#[tokio::test]
+async fn check_opens_presigned_urls_in_presigned_mode() {
+    let app = spawn_app().await;
+    let mut changes = vec![("URL_MODE", "presigned".to_owned())];
+    if remote_endpoint().is_some() {
+        // A private bucket: presigned URLs are what makes it work.
+        let bucket = format!("private-{}", uuid::Uuid::new_v4().simple());
+        app.s3
+            .create_bucket()
+            .bucket(&bucket)
+            .create_bucket_configuration(
+                aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                    .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::ApNortheast2)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("create a private bucket");
+        changes.push(("AWS_S3_BUCKET", bucket));
+    }
+    let changes: Vec<(&str, &str)> = changes.iter().map(|(n, v)| (*n, v.as_str())).collect();
+
+    let (report, out) = run_check(config_for(&app, &changes), &CheckArgs::default()).await;
+
+    assert!(report.passed(), "{out}");
+    assert_eq!(status(&report, steps::PUBLIC_URL), Status::Pass, "{out}");
+    assert!(out.contains("X-Amz-Signature="), "{out}");
 }
