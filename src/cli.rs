@@ -258,7 +258,7 @@ impl Target {
         let bucket = self.bucket();
         match &self.config.store {
             StoreConfig::Embedded(embedded) => format!(
-                "bucket `{bucket}` on the embedded store at {} (data in {}, region {})",
+                "bucket `{bucket}` on the embedded store at {} (files in `{}`, region {})",
                 self.app.store().endpoint().unwrap_or_default(),
                 embedded.data_dir.display(),
                 embedded.region
