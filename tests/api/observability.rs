@@ -175,3 +175,37 @@ async fn upload_answer_has_exactly_the_documented_fields() {
         .collect();
     assert_eq!(answered, documented);
 }
+
+/// The keys of the schema that answers `GET path` with `status`, following one `$ref`.
+fn documented_keys<'a>(doc: &'a Value, path: &str, status: &str) -> BTreeSet<&'a String> {
+    let mut schema =
+        &doc["paths"][path]["get"]["responses"][status]["content"]["application/json"]["schema"];
+    if let Some(target) = schema["$ref"].as_str() {
+        schema = doc
+            .pointer(target.trim_start_matches('#'))
+            .expect("the reference resolves");
+    }
+    schema["properties"]
+        .as_object()
+        .unwrap_or_else(|| panic!("GET {path} {status} has an object schema"))
+        .keys()
+        .collect()
+}
+
+#[tokio::test]
+async fn json_answers_have_exactly_the_documented_fields() {
+    let app = spawn_app().await;
+    let doc = openapi(&app).await;
+
+    for path in ["/config", "/health", "/ready"] {
+        let answer: Value = reqwest::get(app.url(path))
+            .await
+            .expect("GET")
+            .json()
+            .await
+            .expect("JSON");
+
+        let answered: BTreeSet<&String> = answer.as_object().expect("an object").keys().collect();
+        assert_eq!(answered, documented_keys(&doc, path, "200"), "GET {path}");
+    }
+}
