@@ -20,7 +20,7 @@ use futures_util::{Stream, StreamExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
-use super::body::Chunks;
+use super::body::{BlockPool, Chunks, PartBuffer, ReaderGuard};
 use crate::config::ObjectOptions;
 use crate::error::AppError;
 use crate::naming;
@@ -36,6 +36,7 @@ pub struct Uploader {
     part_size: u64,
     parts_in_flight: usize,
     budget: Arc<Semaphore>,
+    blocks: BlockPool,
     options: Arc<StoredOptions>,
 }
 
@@ -91,14 +92,16 @@ pub struct Part {
     _permit: OwnedSemaphorePermit,
 }
 
-/// Cuts a stream of chunks into parts of `part_size` bytes (the last one shorter) without copying.
+/// Cuts a stream of chunks into parts of `part_size` bytes (the last one shorter), copied into recycled blocks.
 pub struct PartReader<S> {
     stream: S,
     carry: Option<Bytes>,
     part_size: u64,
-    /// The most one part can need: `part_size`, or less when the request's length says so.
-    reserve: u64,
+    /// What is left of the request's length (an upper bound on what is left of the file), if known.
+    remaining_hint: Option<u64>,
     budget: Arc<Semaphore>,
+    blocks: BlockPool,
+    _reading: ReaderGuard,
 }
 
 impl Uploader {
@@ -118,6 +121,7 @@ impl Uploader {
             part_size,
             parts_in_flight: parts_in_flight.max(1),
             budget: Arc::new(Semaphore::new(units)),
+            blocks: BlockPool::new(memory_budget),
             options: Arc::new(StoredOptions {
                 acl: acl.map(ObjectCannedAcl::from),
                 cache_control: object.cache_control.clone(),
@@ -161,8 +165,10 @@ impl Uploader {
             stream,
             carry: None,
             part_size: self.part_size,
-            reserve: length_hint.map_or(self.part_size, |len| len.min(self.part_size)),
+            remaining_hint: length_hint,
             budget: Arc::clone(&self.budget),
+            _reading: self.blocks.reader(),
+            blocks: self.blocks.clone(),
         }
     }
 
@@ -385,16 +391,20 @@ where
 {
     /// Reads the next part: waits for room in the memory budget, then for up to `part_size` bytes.
     pub async fn next_part(&mut self) -> Result<Part, AppError> {
-        let units = self.reserve.div_ceil(BUDGET_UNIT).max(1) as u32;
+        // The most this part can need: a whole part, or less when the request's length says so.
+        let reserve = self
+            .remaining_hint
+            .map_or(self.part_size, |left| left.min(self.part_size));
+        let units = reserve.div_ceil(BUDGET_UNIT).max(1) as u32;
         let mut permit = Arc::clone(&self.budget)
             .acquire_many_owned(units)
             .await
             .map_err(|err| {
                 AppError::Internal(anyhow::Error::new(err).context("memory budget closed"))
             })?;
-        let mut chunks = Chunks::default();
+        let mut part = PartBuffer::new(&self.blocks, reserve);
         let mut eof = false;
-        while chunks.len() < self.part_size {
+        while part.len() < self.part_size {
             let chunk = match self.carry.take() {
                 Some(chunk) => chunk,
                 None => match self.stream.next().await {
@@ -405,14 +415,12 @@ where
                     }
                 },
             };
-            let room = (self.part_size - chunks.len()) as usize;
+            let room = (self.part_size - part.len()) as usize;
             if chunk.len() > room {
-                let mut rest = chunk;
-                let head = rest.split_to(room);
-                chunks.push(head);
-                self.carry = Some(rest);
-            } else if !chunk.is_empty() {
-                chunks.push(chunk);
+                part.extend(&chunk[..room]);
+                self.carry = Some(chunk.slice(room..));
+            } else {
+                part.extend(&chunk);
             }
         }
         if !eof && self.carry.is_none() {
@@ -422,12 +430,16 @@ where
                 None => eof = true,
             }
         }
-        let used = chunks.len().div_ceil(BUDGET_UNIT).max(1) as usize;
+        if let Some(left) = &mut self.remaining_hint {
+            *left = left.saturating_sub(part.len());
+        }
+        // Keep the share of the budget the part's blocks take, give the rest back.
+        let used = part.allocated().div_ceil(BUDGET_UNIT).max(1) as usize;
         if let Some(unused) = permit.split(permit.num_permits().saturating_sub(used)) {
             drop(unused);
         }
         Ok(Part {
-            chunks,
+            chunks: part.finish(),
             eof,
             _permit: permit,
         })
