@@ -78,12 +78,13 @@ impl PoolInner {
     }
 
     fn give_back(&self, mut block: Vec<u8>) {
-        if block.capacity() != BLOCK_SIZE || self.readers.load(Ordering::Acquire) == 0 {
+        if block.capacity() != BLOCK_SIZE {
             return;
         }
         block.clear();
+        // Under the lock, so that a block cannot slip in after the last reader emptied the list.
         let mut free = self.lock();
-        if free.len() < self.max_free {
+        if self.readers.load(Ordering::Acquire) > 0 && free.len() < self.max_free {
             free.push(block);
         }
     }
@@ -91,10 +92,12 @@ impl PoolInner {
 
 impl Drop for ReaderGuard {
     fn drop(&mut self) {
+        let mut free = self.0.lock();
         if self.0.readers.fetch_sub(1, Ordering::AcqRel) == 1 {
             // The last reader: give the blocks back to the allocator (and so, being large, to the system).
-            let free = std::mem::take(&mut *self.0.lock());
+            let blocks = std::mem::take(&mut *free);
             drop(free);
+            drop(blocks);
         }
     }
 }
