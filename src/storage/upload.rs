@@ -255,7 +255,10 @@ impl Uploader {
                 Ok(stored)
             }
             Err(err) => {
-                tasks.abort_all();
+                // Let the parts already sent finish (or fail) before aborting: a part the store is still
+                // writing when the abort arrives can outlive the abort and stay behind (seen once in 2,000
+                // soak requests). S3's own advice is the same: abort after all part uploads have completed.
+                // Each part is bounded by S3_TIMEOUT_SECS, so this wait is too.
                 while tasks.join_next().await.is_some() {}
                 guard.abort_now().await;
                 Err(err)
