@@ -13,6 +13,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use aws_sdk_s3::primitives::{ByteStream, SdkBody};
 use bytes::Bytes;
@@ -21,18 +22,30 @@ use http_body::{Body, Frame, SizeHint};
 /// The size of a recycled block: a part of 8 MiB is 8 of them.
 pub const BLOCK_SIZE: usize = 1024 * 1024;
 
-/// Blocks kept for reuse while uploads are running. The free list is emptied when the last reader ends, so an
-/// idle server holds none.
+/// How long free blocks are kept once no upload is running. Without this delay, sequential 1 MiB uploads
+/// faulted in a fresh block each (4.15 server CPU s/GiB, 41% of it in page faults).
+pub const IDLE_RELEASE: Duration = Duration::from_millis(250);
+
+/// Blocks kept for reuse while uploads are running. The free list is emptied [`IDLE_RELEASE`] after the last
+/// reader ends (at once outside a runtime), so an idle server holds none, while back-to-back uploads keep
+/// reusing the same warm blocks.
 #[derive(Clone, Debug)]
 pub struct BlockPool(Arc<PoolInner>);
 
 #[derive(Debug)]
 struct PoolInner {
-    free: Mutex<Vec<Vec<u8>>>,
+    free: Mutex<Free>,
     /// At most this many free blocks are kept (the memory budget's worth).
     max_free: usize,
     /// Readers alive ([`ReaderGuard`]s).
     readers: AtomicUsize,
+}
+
+#[derive(Debug, Default)]
+struct Free {
+    blocks: Vec<Vec<u8>>,
+    /// When the last reader ended.
+    idle_since: Option<Instant>,
 }
 
 /// Marks a reader as alive: while any is, returned blocks are kept for the next parts.
@@ -43,7 +56,7 @@ impl BlockPool {
     /// A pool that keeps at most `max_bytes` of free blocks.
     pub fn new(max_bytes: u64) -> Self {
         Self(Arc::new(PoolInner {
-            free: Mutex::new(Vec::new()),
+            free: Mutex::new(Free::default()),
             max_free: usize::try_from(max_bytes / BLOCK_SIZE as u64).unwrap_or(usize::MAX),
             readers: AtomicUsize::new(0),
         }))
@@ -57,14 +70,14 @@ impl BlockPool {
 
     /// Free blocks held right now.
     pub fn free_blocks(&self) -> usize {
-        self.0.lock().len()
+        self.0.lock().blocks.len()
     }
 
     /// A buffer for `capacity` bytes: a recycled block when `capacity` is a whole block, else its own
     /// allocation (the tail of a small file).
     fn take(&self, capacity: usize) -> Vec<u8> {
         if capacity == BLOCK_SIZE
-            && let Some(block) = self.0.lock().pop()
+            && let Some(block) = self.0.lock().blocks.pop()
         {
             return block;
         }
@@ -73,8 +86,21 @@ impl BlockPool {
 }
 
 impl PoolInner {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Vec<u8>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Free> {
         self.free.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Frees the blocks if no reader has run for [`IDLE_RELEASE`].
+    fn release_if_idle(&self) {
+        let mut free = self.lock();
+        if self.readers.load(Ordering::Acquire) == 0
+            && free.idle_since.is_some_and(|t| t.elapsed() >= IDLE_RELEASE)
+        {
+            let blocks = std::mem::take(&mut free.blocks);
+            drop(free);
+            // Back to the allocator, and so, being large, to the system.
+            drop(blocks);
+        }
     }
 
     fn give_back(&self, mut block: Vec<u8>) {
@@ -84,8 +110,8 @@ impl PoolInner {
         block.clear();
         // Under the lock, so that a block cannot slip in after the last reader emptied the list.
         let mut free = self.lock();
-        if self.readers.load(Ordering::Acquire) > 0 && free.len() < self.max_free {
-            free.push(block);
+        if self.readers.load(Ordering::Acquire) > 0 && free.blocks.len() < self.max_free {
+            free.blocks.push(block);
         }
     }
 }
@@ -93,11 +119,24 @@ impl PoolInner {
 impl Drop for ReaderGuard {
     fn drop(&mut self) {
         let mut free = self.0.lock();
-        if self.0.readers.fetch_sub(1, Ordering::AcqRel) == 1 {
-            // The last reader: give the blocks back to the allocator (and so, being large, to the system).
-            let blocks = std::mem::take(&mut *free);
-            drop(free);
-            drop(blocks);
+        if self.0.readers.fetch_sub(1, Ordering::AcqRel) != 1 {
+            return;
+        }
+        // The last reader: free the blocks unless another upload starts soon.
+        free.idle_since = Some(Instant::now());
+        drop(free);
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let pool = Arc::clone(&self.0);
+                runtime.spawn(async move {
+                    tokio::time::sleep(IDLE_RELEASE).await;
+                    pool.release_if_idle();
+                });
+            }
+            Err(_) => {
+                let blocks = std::mem::take(&mut self.0.lock().blocks);
+                drop(blocks);
+            }
         }
     }
 }
@@ -373,6 +412,30 @@ mod tests {
             0,
             "blocks returned after the last reader are freed"
         );
+    }
+
+    #[tokio::test]
+    async fn in_a_runtime_free_blocks_outlive_the_last_reader_briefly() {
+        let pool = BlockPool::new(64 * BLOCK_SIZE as u64);
+        let reading = pool.reader();
+        let mut part = PartBuffer::new(&pool, BLOCK_SIZE as u64);
+        part.extend(&pattern(BLOCK_SIZE));
+        drop(part.finish());
+        drop(reading);
+        assert_eq!(
+            pool.free_blocks(),
+            1,
+            "kept for an upload that follows at once"
+        );
+        // Another upload within the delay takes the block again, and pushes the release back.
+        let reading = pool.reader();
+        let mut part = PartBuffer::new(&pool, BLOCK_SIZE as u64);
+        part.extend(&pattern(10));
+        assert_eq!(pool.free_blocks(), 0);
+        drop(part.finish());
+        drop(reading);
+        tokio::time::sleep(IDLE_RELEASE * 2).await;
+        assert_eq!(pool.free_blocks(), 0, "released once idle");
     }
 
     #[test]
