@@ -1,7 +1,8 @@
 //! The embedded S3-compatible store: s3s-fs served on a loopback port, so `cargo run` works with no AWS account.
 //!
 //! Like the seed's bucket policy, anonymous GetObject and HeadObject are allowed (returned URLs open in a
-//! browser) and every other anonymous request is refused. The server talks to it with the same aws-sdk-s3 client
+//! browser) and every other anonymous request is refused. Multipart uploads are completed without reading the data
+//! back ([`store`]). The server talks to it with the same aws-sdk-s3 client
 //! it uses for AWS, over HTTP.
 
 use std::net::SocketAddr;
@@ -17,6 +18,10 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::config::EmbeddedConfig;
+
+mod store;
+
+use store::Store;
 
 /// A running embedded store. Dropping it stops accepting connections.
 #[derive(Debug)]
@@ -36,14 +41,9 @@ impl EmbeddedStore {
                     config.data_dir.display()
                 )
             })?;
-        let fs = s3s_fs::FileSystem::new(&config.data_dir).map_err(|err| {
-            anyhow::anyhow!(
-                "open the embedded store at {}: {err:?}",
-                config.data_dir.display()
-            )
-        })?;
+        let store = Store::new(&config.data_dir)?;
         let service = {
-            let mut builder = S3ServiceBuilder::new(fs);
+            let mut builder = S3ServiceBuilder::new(store);
             builder.set_auth(SimpleAuth::from_single(
                 config.access_key.clone(),
                 config.secret_key.expose().to_owned(),
