@@ -11,8 +11,11 @@ use axum::extract::{DefaultBodyLimit, MatchedPath};
 use axum::http::{HeaderName, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use axum::{Json, Router};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use serde_json::json;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -25,6 +28,13 @@ use crate::routes::{auth, meta, openapi, upload};
 use crate::storage::embedded::EmbeddedStore;
 use crate::storage::upload::Uploader;
 use crate::storage::{self, ClientSettings, UrlBuilder};
+
+/// The largest read buffer of a connection. hyper's default grows it to about 400 KiB on a fast upload, and each
+/// such buffer is a fresh memory mapping (main.rs keeps allocations over 128 KiB out of the heap so that memory
+/// goes back to the system): mapping, zeroing and unmapping those pages was the largest cost of small uploads.
+/// 64 KiB buffers come from the heap and are reused, and multer's buffer stays as small. Measured with
+/// `cargo bench --bench upload`; see benches/RESULTS.md.
+const READ_BUFFER_MAX: usize = 64 * 1024;
 
 /// What every request handler shares: cheap to clone.
 #[derive(Clone)]
@@ -151,27 +161,54 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let grace = self.state.config.shutdown_grace;
-        let stopping = Arc::new(tokio::sync::Notify::new());
-        let notify = Arc::clone(&stopping);
-        let listener = self.listener.tap_io(|tcp| {
+        let mut connections = ConnBuilder::new(TokioExecutor::new());
+        connections.http1().max_buf_size(READ_BUFFER_MAX);
+        let service = TowerToHyperService::new(self.router);
+        let graceful = GracefulShutdown::new();
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            let accepted = tokio::select! {
+                accepted = self.listener.accept() => accepted,
+                () = &mut shutdown => break,
+            };
+            let (tcp, _) = match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // As axum::serve: a connection that failed while queued is nothing; anything else (out of
+                    // file descriptors, ...) is logged and retried after a pause rather than spinning.
+                    if !matches!(
+                        err.kind(),
+                        std::io::ErrorKind::ConnectionRefused
+                            | std::io::ErrorKind::ConnectionAborted
+                            | std::io::ErrorKind::ConnectionReset
+                    ) {
+                        tracing::error!(error = %err, "accepting a connection failed");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                    continue;
+                }
+            };
             let _ = tcp.set_nodelay(true);
-        });
-        let server = axum::serve(listener, self.router).with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: finishing in-flight uploads");
-            notify.notify_one();
-        });
-        let deadline = async {
-            stopping.notified().await;
-            tokio::time::sleep(grace).await;
-        };
+            let connection = connections
+                .serve_connection_with_upgrades(TokioIo::new(tcp), service.clone())
+                .into_owned();
+            let connection = graceful.watch(connection);
+            tokio::spawn(async move {
+                if let Err(err) = connection.await {
+                    tracing::debug!(error = %err, "connection ended with an error");
+                }
+            });
+        }
+        // No new connections from here on; idle keep-alive connections are closed, requests in flight go on.
+        drop(self.listener);
+        tracing::info!("shutting down: finishing in-flight uploads");
         tokio::select! {
-            result = server => result.context("HTTP server"),
-            () = deadline => {
+            () = graceful.shutdown() => {}
+            () = tokio::time::sleep(grace) => {
                 tracing::warn!(grace_secs = grace.as_secs(), "in-flight requests did not finish in time; stopping");
-                Ok(())
             }
         }
+        Ok(())
         // The embedded store (in `self.store`) stops when dropped, after the server.
     }
 }
