@@ -474,6 +474,7 @@ async fn put_test_object(target: &Target, key: &str, content: Bytes) -> Result<(
     let mut reader = uploader.reader(
         futures_util::stream::iter([Ok::<_, AppError>(content)]),
         Some(length),
+        &uploader.in_flight(),
     );
     let first = reader.next_part().await?;
     let spec = ObjectSpec {

@@ -17,10 +17,12 @@ use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use futures_util::{Stream, StreamExt};
+use futures_util::{FutureExt as _, Stream, StreamExt};
 use serde::Serialize;
 use serde_json::Value;
+use tokio::task::JoinHandle;
 use tokio::time::{Instant, timeout};
+use tracing::Instrument as _;
 use uuid::Uuid;
 
 use crate::app::AppState;
@@ -28,7 +30,10 @@ use crate::config::{KeyStrategy, UploadConfig, UrlMode};
 use crate::content_type;
 use crate::error::{AppError, FileError};
 use crate::naming::{self, Disposition};
-use crate::storage::{self, upload::ObjectSpec};
+use crate::storage::{
+    self,
+    upload::{InFlight, ObjectSpec, StoredObject},
+};
 
 /// The longest field name accepted (multer's `LIMIT_FIELD_KEY` default).
 const MAX_FIELD_NAME_BYTES: usize = 100;
@@ -121,9 +126,21 @@ async fn receive(
     let stream = body.with_read_timeout(limits.body_read_timeout);
     let mut multipart = multer::Multipart::new(stream, boundary);
 
-    let mut stored: Vec<UploadedFile> = Vec::new();
-    let result = read_parts(state, &mut multipart, &delivered, length_hint, &mut stored).await;
-    match result {
+    let mut files: Vec<FileTask> = Vec::new();
+    let read = read_parts(state, &mut multipart, &delivered, length_hint, &mut files).await;
+    // Every file started is finished (stored, or failed and cleaned up) before the answer.
+    let mut stored: Vec<UploadedFile> = Vec::with_capacity(files.len());
+    let mut failed: Option<FileError> = None;
+    for file in files {
+        match file.finish().await {
+            Ok(file) => stored.push(file),
+            // The earliest file's error is the one to report: the request stops there.
+            Err(err) => {
+                failed.get_or_insert(err);
+            }
+        }
+    }
+    match failed.map_or(read, Err) {
         Ok(()) if stored.is_empty() => Err(AppError::NoFile {
             expected: limits.field_name.clone(),
         }
@@ -143,14 +160,56 @@ async fn receive(
     }
 }
 
+/// A file that has been read whole and is being finished (its last parts stored, the upload completed) while
+/// the request goes on to the next one.
+struct FileTask {
+    filename: String,
+    state: FileState,
+}
+
+enum FileState {
+    Finishing(JoinHandle<Result<UploadedFile, AppError>>),
+    Done(Box<Result<UploadedFile, AppError>>),
+}
+
+impl FileTask {
+    /// Whether the file has already failed (without waiting).
+    fn has_failed(&mut self) -> bool {
+        if let FileState::Finishing(handle) = &mut self.state
+            && let Some(done) = handle.now_or_never()
+        {
+            self.state = FileState::Done(Box::new(joined(done)));
+        }
+        matches!(&self.state, FileState::Done(done) if done.is_err())
+    }
+
+    async fn finish(self) -> Result<UploadedFile, FileError> {
+        let done = match self.state {
+            FileState::Finishing(handle) => joined(handle.await),
+            FileState::Done(done) => *done,
+        };
+        done.map_err(|error| FileError {
+            file: Some(self.filename),
+            error,
+        })
+    }
+}
+
+fn joined(
+    done: Result<Result<UploadedFile, AppError>, tokio::task::JoinError>,
+) -> Result<UploadedFile, AppError> {
+    done.map_err(|err| AppError::Internal(anyhow::Error::new(err).context("file upload task")))?
+}
+
 async fn read_parts(
     state: &AppState,
     multipart: &mut multer::Multipart<'static>,
     delivered: &Arc<AtomicU64>,
     length_hint: Option<u64>,
-    stored: &mut Vec<UploadedFile>,
+    files: &mut Vec<FileTask>,
 ) -> Result<(), FileError> {
     let limits = &state.config.upload;
+    let in_flight = state.uploader.in_flight();
     let (mut parts, mut fields) = (0usize, 0usize);
     while let Some(mut field) = multipart.next_field().await.map_err(map_multer)? {
         parts += 1;
@@ -206,39 +265,50 @@ async fn read_parts(
             }
             .into());
         }
-        if stored.len() >= limits.max_files {
+        // A file that already failed ends the request (its error is the answer): nothing after it is read.
+        if files.iter_mut().any(FileTask::has_failed) {
+            return Ok(());
+        }
+        if files.len() >= limits.max_files {
             return Err(AppError::TooManyFiles {
                 field: name,
                 limit: limits.max_files,
             }
             .into());
         }
-        let file = store_file(
+        let finishing = start_file(
             state,
             field,
             name,
             filename.clone(),
             Arc::clone(delivered),
             length_hint,
+            &in_flight,
         )
         .await
         .map_err(|error| FileError {
-            file: Some(filename),
+            file: Some(filename.clone()),
             error,
         })?;
-        stored.push(file);
+        files.push(FileTask {
+            filename,
+            state: FileState::Finishing(finishing),
+        });
     }
     Ok(())
 }
 
-async fn store_file(
+/// Reads one file while streaming it to the store; returns once it has been read, with the task that finishes
+/// storing it and answers its description.
+async fn start_file(
     state: &AppState,
     field: multer::Field<'static>,
     fieldname: String,
     originalname: String,
     delivered: Arc<AtomicU64>,
     length_hint: Option<u64>,
-) -> Result<UploadedFile, AppError> {
+    in_flight: &InFlight,
+) -> Result<JoinHandle<Result<UploadedFile, AppError>>, AppError> {
     let limits = &state.config.upload;
     let mimetype = field.content_type().map_or_else(
         || "application/octet-stream".to_owned(),
@@ -260,7 +330,7 @@ async fn store_file(
         }
         Ok(chunk)
     });
-    let mut reader = state.uploader.reader(chunks, length_hint);
+    let mut reader = state.uploader.reader(chunks, length_hint, in_flight);
     let first = reader.next_part().await?;
 
     let head = first.chunks.head(content_type::SNIFF_LEN);
@@ -283,13 +353,31 @@ async fn store_file(
         content_type,
         content_disposition,
     };
-    let object = state.uploader.upload(&spec, first, &mut reader).await?;
-    tracing::info!(
-        key = spec.key,
-        size = object.size,
-        content_type = spec.content_type,
-        "stored"
-    );
+    let finishing = state.uploader.start(&spec, first, &mut reader).await?;
+    let state = state.clone();
+    let finish = async move {
+        let object = finishing.await?;
+        tracing::info!(
+            key = spec.key,
+            size = object.size,
+            content_type = spec.content_type,
+            "stored"
+        );
+        describe(&state, spec, object, fieldname, originalname, mimetype).await
+    };
+    Ok(tokio::spawn(finish.in_current_span()))
+}
+
+/// The answer's description of a stored file (multer-s3's fields).
+async fn describe(
+    state: &AppState,
+    spec: ObjectSpec,
+    object: StoredObject,
+    fieldname: String,
+    originalname: String,
+    mimetype: String,
+) -> Result<UploadedFile, AppError> {
+    let limits = &state.config.upload;
     let location = match state.config.url_mode {
         UrlMode::Public => state.urls.url(&spec.key),
         UrlMode::Presigned { ttl } => {

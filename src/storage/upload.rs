@@ -7,6 +7,7 @@
 //! uploads (a byte budget shared by the whole server: a reader waits for room before it reads a part, so slow
 //! stores slow clients down instead of growing memory).
 
+use std::pin::Pin;
 use std::sync::Arc;
 
 use aws_sdk_s3::Client;
@@ -102,7 +103,14 @@ pub struct PartReader<S> {
     budget: Arc<Semaphore>,
     blocks: BlockPool,
     _reading: ReaderGuard,
+    /// Parts in flight for the request this file belongs to (shared by its files).
+    in_flight: InFlight,
 }
+
+/// The parts a request may have in flight at once, shared by its files: while one file's last parts are being
+/// stored, the next file is read, but no more parts are in flight than for a single file.
+#[derive(Clone, Debug)]
+pub struct InFlight(Arc<Semaphore>);
 
 impl Uploader {
     pub fn new(
@@ -155,9 +163,19 @@ impl Uploader {
         self.budget.available_permits() as u64 * BUDGET_UNIT
     }
 
+    /// The slots for one request's parts in flight.
+    pub fn in_flight(&self) -> InFlight {
+        InFlight(Arc::new(Semaphore::new(self.parts_in_flight)))
+    }
+
     /// A reader for one file's chunks. `length_hint` (the request's Content-Length) lets small uploads reserve
     /// only what they can need from the shared budget.
-    pub fn reader<S>(&self, stream: S, length_hint: Option<u64>) -> PartReader<S>
+    pub fn reader<S>(
+        &self,
+        stream: S,
+        length_hint: Option<u64>,
+        in_flight: &InFlight,
+    ) -> PartReader<S>
     where
         S: Stream<Item = Result<Bytes, AppError>> + Unpin,
     {
@@ -169,6 +187,7 @@ impl Uploader {
             budget: Arc::clone(&self.budget),
             _reading: self.blocks.reader(),
             blocks: self.blocks.clone(),
+            in_flight: in_flight.clone(),
         }
     }
 
@@ -182,10 +201,41 @@ impl Uploader {
     where
         S: Stream<Item = Result<Bytes, AppError>> + Unpin,
     {
+        self.start(spec, first, reader).await?.await
+    }
+
+    /// Reads the rest of a file from `reader` while storing it, and returns once the file has been read whole:
+    /// what is left to do (the last parts in flight, then CompleteMultipartUpload; or the PutObject of a small
+    /// file) is the returned future, which needs nothing from the request. A request with several files reads
+    /// the next one while the previous one finishes. Dropping the future aborts the upload.
+    pub async fn start<S>(
+        &self,
+        spec: &ObjectSpec,
+        first: Part,
+        reader: &mut PartReader<S>,
+    ) -> Result<Finishing, AppError>
+    where
+        S: Stream<Item = Result<Bytes, AppError>> + Unpin,
+    {
+        // The block pool keeps its free blocks while a reader is registered: until this file is stored, so
+        // that the next upload reuses the blocks its parts return (instead of faulting in fresh ones).
+        let reading = self.blocks.reader();
         if first.eof {
-            return self.put_object(spec, first).await;
+            let slot = reader.slot().await?;
+            let uploader = self.clone();
+            let spec = spec.clone();
+            return Ok(Box::pin(async move {
+                let stored = uploader.put_object(&spec, first).await;
+                drop((slot, reading));
+                stored
+            }));
         }
-        self.multipart(spec, first, reader).await
+        let finishing = self.multipart(spec, first, reader).await?;
+        Ok(Box::pin(async move {
+            let stored = finishing.await;
+            drop(reading);
+            stored
+        }))
     }
 
     async fn put_object(&self, spec: &ObjectSpec, part: Part) -> Result<StoredObject, AppError> {
@@ -218,7 +268,7 @@ impl Uploader {
         spec: &ObjectSpec,
         first: Part,
         reader: &mut PartReader<S>,
-    ) -> Result<StoredObject, AppError>
+    ) -> Result<Finishing, AppError>
     where
         S: Stream<Item = Result<Bytes, AppError>> + Unpin,
     {
@@ -238,103 +288,32 @@ impl Uploader {
                 "CreateMultipartUpload returned no upload id"
             ))
         })?;
-        let mut guard = AbortGuard {
-            client: self.client.clone(),
-            bucket: self.bucket.clone(),
+        let mut upload = MultipartUpload {
+            uploader: self.clone(),
             key: spec.key.clone(),
-            upload_id: Some(upload_id.clone()),
+            guard: AbortGuard {
+                client: self.client.clone(),
+                bucket: self.bucket.clone(),
+                key: spec.key.clone(),
+                upload_id: Some(upload_id.clone()),
+            },
+            upload_id,
+            tasks: JoinSet::new(),
+            completed: Vec::new(),
+            size: 0,
         };
-
-        let mut tasks = JoinSet::new();
-        match self
-            .upload_parts(spec, &upload_id, first, reader, &mut tasks)
-            .await
-        {
-            Ok(stored) => {
-                guard.upload_id = None;
-                Ok(stored)
-            }
-            Err(err) => {
-                // Let the parts already sent finish (or fail) before aborting: a part the store is still
-                // writing when the abort arrives can outlive the abort and stay behind (seen once in 2,000
-                // soak requests). S3's own advice is the same: abort after all part uploads have completed.
-                // Each part is bounded by S3_TIMEOUT_SECS, so this wait is too.
-                while tasks.join_next().await.is_some() {}
-                guard.abort_now().await;
-                Err(err)
-            }
+        match upload.send_parts(spec, first, reader).await {
+            Ok(()) => Ok(Box::pin(upload.finish())),
+            Err(err) => Err(upload.fail(err).await),
         }
     }
-
-    async fn upload_parts<S>(
-        &self,
-        spec: &ObjectSpec,
-        upload_id: &str,
-        first: Part,
-        reader: &mut PartReader<S>,
-        tasks: &mut JoinSet<Result<CompletedPart, AppError>>,
-    ) -> Result<StoredObject, AppError>
-    where
-        S: Stream<Item = Result<Bytes, AppError>> + Unpin,
-    {
-        let mut completed = Vec::new();
-        let mut size = 0;
-        let mut number = 1;
-        let mut part = first;
-        loop {
-            size += part.chunks.len();
-            let eof = part.eof;
-            // An empty last part exists only when the file ends exactly on a part boundary: skip it.
-            if !part.chunks.is_empty() || number == 1 {
-                tasks.spawn(self.upload_part(spec, upload_id, number, part));
-                number += 1;
-            }
-            if eof {
-                break;
-            }
-            while let Some(done) = tasks.try_join_next() {
-                completed.push(joined(done)?);
-            }
-            while tasks.len() >= self.parts_in_flight {
-                if let Some(done) = tasks.join_next().await {
-                    completed.push(joined(done)?);
-                }
-            }
-            part = reader.next_part().await?;
-        }
-        while let Some(done) = tasks.join_next().await {
-            completed.push(joined(done)?);
-        }
-        completed.sort_by_key(|p| p.part_number);
-
-        let output = self
-            .client
-            .complete_multipart_upload()
-            .bucket(&self.bucket)
-            .key(&spec.key)
-            .upload_id(upload_id)
-            .multipart_upload(
-                CompletedMultipartUpload::builder()
-                    .set_parts(Some(completed))
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|err| AppError::from_sdk("CompleteMultipartUpload", err))?;
-        Ok(StoredObject {
-            size,
-            etag: output.e_tag,
-            version_id: output.version_id,
-            server_side_encryption: output.server_side_encryption.map(|s| s.as_str().to_owned()),
-        })
-    }
-
     fn upload_part(
         &self,
         spec: &ObjectSpec,
         upload_id: &str,
         number: i32,
         part: Part,
+        slot: OwnedSemaphorePermit,
     ) -> impl Future<Output = Result<CompletedPart, AppError>> + Send + 'static {
         let request = self
             .client
@@ -357,6 +336,7 @@ impl Uploader {
                 .await
                 .map_err(|err| AppError::from_sdk("UploadPart", err))?;
             drop(_permit);
+            drop(slot);
             Ok(CompletedPart::builder()
                 .part_number(number)
                 .set_e_tag(output.e_tag)
@@ -382,6 +362,111 @@ impl Uploader {
     }
 }
 
+/// The rest of storing a file once it has been read whole (see [`Uploader::start`]).
+pub type Finishing = Pin<Box<dyn Future<Output = Result<StoredObject, AppError>> + Send + 'static>>;
+
+/// A multipart upload under way.
+struct MultipartUpload {
+    uploader: Uploader,
+    key: String,
+    upload_id: String,
+    guard: AbortGuard,
+    tasks: JoinSet<Result<CompletedPart, AppError>>,
+    completed: Vec<CompletedPart>,
+    size: u64,
+}
+
+impl MultipartUpload {
+    /// Reads the file's parts and sends each as it is read, a few in flight; returns after the last one is sent.
+    async fn send_parts<S>(
+        &mut self,
+        spec: &ObjectSpec,
+        first: Part,
+        reader: &mut PartReader<S>,
+    ) -> Result<(), AppError>
+    where
+        S: Stream<Item = Result<Bytes, AppError>> + Unpin,
+    {
+        let uploader = self.uploader.clone();
+        let mut number = 1;
+        let mut part = first;
+        let mut slot = reader.slot().await?;
+        loop {
+            self.size += part.chunks.len();
+            let eof = part.eof;
+            // An empty last part exists only when the file ends exactly on a part boundary: skip it.
+            if !part.chunks.is_empty() || number == 1 {
+                self.tasks
+                    .spawn(uploader.upload_part(spec, &self.upload_id, number, part, slot));
+                number += 1;
+            }
+            if eof {
+                return Ok(());
+            }
+            while let Some(done) = self.tasks.try_join_next() {
+                self.completed.push(joined(done)?);
+            }
+            // Room for one more part in flight before reading it (parts of this file or the request's previous
+            // one, which may still be finishing).
+            slot = reader.slot().await?;
+            while let Some(done) = self.tasks.try_join_next() {
+                self.completed.push(joined(done)?);
+            }
+            part = reader.next_part().await?;
+        }
+    }
+
+    /// Waits for the parts in flight and completes the upload (or aborts it).
+    async fn finish(mut self) -> Result<StoredObject, AppError> {
+        match self.complete().await {
+            Ok(stored) => {
+                self.guard.upload_id = None;
+                Ok(stored)
+            }
+            Err(err) => Err(self.fail(err).await),
+        }
+    }
+
+    async fn complete(&mut self) -> Result<StoredObject, AppError> {
+        while let Some(done) = self.tasks.join_next().await {
+            self.completed.push(joined(done)?);
+        }
+        let mut completed = std::mem::take(&mut self.completed);
+        completed.sort_by_key(|p| p.part_number);
+        let uploader = &self.uploader;
+        let output = uploader
+            .client
+            .complete_multipart_upload()
+            .bucket(&uploader.bucket)
+            .key(&self.key)
+            .upload_id(&self.upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(completed))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|err| AppError::from_sdk("CompleteMultipartUpload", err))?;
+        Ok(StoredObject {
+            size: self.size,
+            etag: output.e_tag,
+            version_id: output.version_id,
+            server_side_encryption: output.server_side_encryption.map(|s| s.as_str().to_owned()),
+        })
+    }
+
+    /// Aborts after the parts already sent have finished (or failed): a part the store is still writing when
+    /// the abort arrives can outlive the abort and stay behind (seen once in 2,000 soak requests). S3's own
+    /// advice is the same: abort after all part uploads have completed. Each part is bounded by
+    /// S3_TIMEOUT_SECS, so this wait is too.
+    async fn fail(&mut self, err: AppError) -> AppError {
+        while self.tasks.join_next().await.is_some() {}
+        self.guard.abort_now().await;
+        err
+    }
+}
+
 fn joined(
     done: Result<Result<CompletedPart, AppError>, tokio::task::JoinError>,
 ) -> Result<CompletedPart, AppError> {
@@ -392,6 +477,14 @@ impl<S> PartReader<S>
 where
     S: Stream<Item = Result<Bytes, AppError>> + Unpin,
 {
+    /// Waits for room for one more part in flight in this file's request.
+    async fn slot(&self) -> Result<OwnedSemaphorePermit, AppError> {
+        Arc::clone(&self.in_flight.0)
+            .acquire_owned()
+            .await
+            .map_err(|err| AppError::Internal(anyhow::Error::new(err).context("part slots closed")))
+    }
+
     /// Reads the next part: waits for room in the memory budget, then for up to `part_size` bytes.
     pub async fn next_part(&mut self) -> Result<Part, AppError> {
         // The most this part can need: a whole part, or less when the request's length says so.

@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::helpers::{TestApp, error_code, file_part, pattern, png, spawn_app, spawn_app_with};
-use crate::proxy::{Fault, FaultProxy, is_put_object, is_upload_part};
+use crate::proxy::{Fault, FaultProxy, is_complete_multipart, is_put_object, is_upload_part};
 
 const MIB: usize = 1024 * 1024;
 
@@ -68,6 +68,43 @@ async fn store_failing_mid_upload_is_502_and_the_upload_is_aborted() {
     assert_eq!(status, 502, "{body}");
     assert_eq!(body["error"]["code"], "STORE_ERROR");
     assert_eq!(body["error"]["file"], "big.bin");
+    assert!(proxy.faults() >= 1, "the fault was never injected");
+    store.assert_bucket_holds(0).await;
+}
+
+#[tokio::test]
+async fn a_file_failing_while_the_next_one_is_read_fails_the_request_and_leaves_nothing() {
+    // Files are pipelined: the first file's completion runs while the second file is read and sent.
+    let (store, proxy, app) = behind_proxy(&[]).await;
+    // Every attempt (the SDK retries a 500) at completing the first file fails.
+    proxy.set_rule(|request| {
+        (is_complete_multipart(request) && request.uri().path().ends_with("/first.bin")).then_some(
+            Fault::Error(StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),
+        )
+    });
+    let form = Form::new()
+        .part(
+            "photos",
+            file_part(
+                pattern(10 * MIB + 1),
+                "first.bin",
+                "application/octet-stream",
+            ),
+        )
+        .part(
+            "photos",
+            file_part(
+                pattern(10 * MIB + 1),
+                "second.bin",
+                "application/octet-stream",
+            ),
+        );
+
+    let (status, body) = error_code(app.upload(form).await).await;
+
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(body["error"]["code"], "STORE_ERROR");
+    assert_eq!(body["error"]["file"], "first.bin");
     assert!(proxy.faults() >= 1, "the fault was never injected");
     store.assert_bucket_holds(0).await;
 }

@@ -170,3 +170,13 @@ pub(crate) fn is_put_object(request: &Request<Incoming>) -> bool {
             .unwrap_or_default()
             .contains("uploadId=")
 }
+
+/// True for a CompleteMultipartUpload (a POST with an upload id).
+pub(crate) fn is_complete_multipart(request: &Request<Incoming>) -> bool {
+    request.method() == hyper::Method::POST
+        && request
+            .uri()
+            .query()
+            .unwrap_or_default()
+            .contains("uploadId=")
+}
