@@ -10,8 +10,9 @@
 //! - **the client**: this process. It pre-generates its data once and streams it as zero-copy `Bytes` slices:
 //!   to the server as a `multipart/form-data` body in 256 KiB frames (reqwest, HTTP/1.1, with Content-Length),
 //!   and directly to the store with aws-sdk-s3 `PutObject` with `disable_payload_signing()` (SigV4-signed
-//!   headers, `UNSIGNED-PAYLOAD`), the same client settings the server uses. That direct upload is the
-//!   no-proxy limit. Files larger than one part are also sent directly as a multipart upload (same part size
+//!   headers, `UNSIGNED-PAYLOAD`), the same client settings the server uses, to keys of the shape the server
+//!   gives (`<uuid>/<name>`, so the store does the same work per object). That direct upload is the no-proxy
+//!   limit. Files larger than one part are also sent directly as a multipart upload (same part size
 //!   and parts in flight as the server), to tell what the store's multipart path costs from what the proxy
 //!   costs.
 //!
@@ -788,7 +789,7 @@ impl Bench {
             Side::Direct => {
                 let mut stored = Vec::new();
                 for (j, data) in files.into_iter().enumerate() {
-                    let key = format!("{prefix}-{i}-{j}.bin");
+                    let key = direct_key(&format!("{prefix}-{i}-{j}.bin"));
                     self.s3
                         .put_object()
                         .bucket(BUCKET)
@@ -813,7 +814,7 @@ impl Bench {
             Side::DirectMultipart => {
                 let mut stored = Vec::new();
                 for (j, data) in files.into_iter().enumerate() {
-                    let key = format!("{prefix}-{i}-{j}.bin");
+                    let key = direct_key(&format!("{prefix}-{i}-{j}.bin"));
                     complete = Some(self.put_multipart(&key, &data).await?);
                     stored.push(Stored {
                         key,
@@ -1043,6 +1044,12 @@ impl Bench {
             .await;
         deleted.into_iter().collect()
     }
+}
+
+/// A key of the shape the server gives its objects (`<uuid>/<name>`), so that the store does the same work per
+/// object (a folder per object, for s3s-fs) whichever side uploads.
+fn direct_key(name: &str) -> String {
+    format!("{}/{name}", uuid::Uuid::now_v7().simple())
 }
 
 fn side_id(side: Side) -> &'static str {

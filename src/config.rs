@@ -146,7 +146,7 @@ pub struct UploadConfig {
     /// `UPLOAD_PART_SIZE`: bytes per multipart part, 5 MiB to 5 GiB. Files smaller than one part go as one
     /// PutObject. Default 8 MiB.
     pub part_size: u64,
-    /// `UPLOAD_PARTS_IN_FLIGHT`: parts of one file uploaded at once. Default 3.
+    /// `UPLOAD_PARTS_IN_FLIGHT`: parts (or small files) of one request uploaded at once. Default 3.
     pub parts_in_flight: usize,
     /// `UPLOAD_MEMORY_BUDGET`: bytes buffered across all uploads at once; when reached, clients are slowed down
     /// (back-pressure) instead of memory growing. Default 256 MiB.
