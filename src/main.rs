@@ -13,6 +13,7 @@ use s3_upload_server::{Application, Config, telemetry};
 fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     keep_large_buffers_out_of_the_heap();
+    s3_upload_server::storage::body::on_idle(return_free_memory);
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -38,6 +39,20 @@ fn keep_large_buffers_out_of_the_heap() {
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn keep_large_buffers_out_of_the_heap() {}
+
+/// Runs when uploads have stopped for a moment: the connections' and parsers' buffers (64 KiB and less, from the
+/// heap) were freed into the allocator's free lists; this gives their pages back to the system.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+fn return_free_memory() {
+    // SAFETY: malloc_trim only releases free memory held by glibc's allocator; it is thread-safe.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn return_free_memory() {}
 
 async fn run(command: Option<Command>) -> anyhow::Result<ExitCode> {
     // A missing .env is normal (settings may come from the environment); a broken one is not.

@@ -11,7 +11,7 @@
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -25,6 +25,15 @@ pub const BLOCK_SIZE: usize = 1024 * 1024;
 /// How long free blocks are kept once no upload is running. Without this delay, sequential 1 MiB uploads
 /// faulted in a fresh block each (4.15 server CPU s/GiB, 41% of it in page faults).
 pub const IDLE_RELEASE: Duration = Duration::from_millis(250);
+
+/// Run after the pool has gone idle and freed its blocks: the binary gives the allocator's free memory back to
+/// the system there (see `main.rs`), so an idle server shrinks back after a burst of uploads.
+static ON_IDLE: OnceLock<fn()> = OnceLock::new();
+
+/// Sets what runs when uploads have stopped for [`IDLE_RELEASE`] (once per process; later calls are ignored).
+pub fn on_idle(hook: fn()) {
+    let _ = ON_IDLE.set(hook);
+}
 
 /// Blocks kept for reuse while uploads are running. The free list is emptied [`IDLE_RELEASE`] after the last
 /// reader ends (at once outside a runtime), so an idle server holds none, while back-to-back uploads keep
@@ -100,6 +109,9 @@ impl PoolInner {
             drop(free);
             // Back to the allocator, and so, being large, to the system.
             drop(blocks);
+            if let Some(hook) = ON_IDLE.get() {
+                hook();
+            }
         }
     }
 
