@@ -37,12 +37,12 @@ use s3s::{S3, S3Error, S3Request, S3Response, S3Result, s3_error};
 /// S3's minimum size of every part but the last.
 const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 
-/// Uploads whose parts are recorded; beyond this many the records are dropped (uploads that are never completed
-/// or aborted must not grow memory without bound).
+/// Uploads whose parts are recorded at most (uploads that are never completed or aborted must not grow memory
+/// without bound); a new upload beyond it is left to s3s-fs from start to end.
 const MAX_RECORDED_UPLOADS: usize = 10_000;
 
 /// Bytes of a part gathered before they are written (one blocking-pool trip per batch).
-const WRITE_BATCH: usize = 1024 * 1024;
+const WRITE_BATCH: u64 = 1024 * 1024;
 
 /// The embedded store's S3 implementation: s3s-fs, with multipart uploads written once.
 pub(crate) struct Store {
@@ -55,7 +55,7 @@ pub(crate) struct Store {
 }
 
 /// What the store knows of one multipart upload's parts.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct UploadRecord {
     /// Part 1's size: part `n` is staged at `(n - 1) * stride`.
     stride: Option<u64>,
@@ -92,26 +92,34 @@ impl Store {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn record_part(&self, upload_id: &str, number: i32, part: Option<PartRecord>) {
-        let mut uploads = self.uploads();
-        if uploads.len() >= MAX_RECORDED_UPLOADS && !uploads.contains_key(upload_id) {
-            uploads.clear();
-        }
-        let upload = uploads.entry(upload_id.to_owned()).or_default();
-        match part {
-            Some(part) => upload.parts.insert(number, part),
-            None => upload.parts.remove(&number),
-        };
-    }
-
-    /// Where part `number` of `len` bytes goes in the staging file, if it fits the upload's layout.
-    fn staging_offset(&self, upload_id: &str, number: i32, len: u64) -> Option<u64> {
+    /// Runs `f` on the upload's record, made if new; `None` when a new upload cannot be recorded (the store
+    /// then leaves that upload to s3s-fs from start to end, and the uploads already recorded are kept).
+    fn with_record<T>(&self, upload_id: &str, f: impl FnOnce(&mut UploadRecord) -> T) -> Option<T> {
         let mut uploads = self.uploads();
         if uploads.len() >= MAX_RECORDED_UPLOADS && !uploads.contains_key(upload_id) {
             return None;
         }
-        let upload = uploads.entry(upload_id.to_owned()).or_default();
-        match (number, upload.stride) {
+        Some(f(uploads.entry(upload_id.to_owned()).or_default()))
+    }
+
+    fn record_part(&self, upload_id: &str, number: i32, part: Option<PartRecord>) {
+        self.with_record(upload_id, |upload| match part {
+            Some(part) => upload.parts.insert(number, part),
+            None => upload.parts.remove(&number),
+        });
+    }
+
+    /// Forgets an upload's record once s3s-fs has completed it.
+    fn forget_if_done<T>(&self, upload_id: &str, answer: S3Result<T>) -> S3Result<T> {
+        if answer.is_ok() {
+            self.uploads().remove(upload_id);
+        }
+        answer
+    }
+
+    /// Where part `number` of `len` bytes goes in the staging file, if it fits the upload's layout.
+    fn staging_offset(&self, upload_id: &str, number: i32, len: u64) -> Option<u64> {
+        self.with_record(upload_id, |upload| match (number, upload.stride) {
             (1, None) => {
                 upload.stride = Some(len);
                 Some(0)
@@ -121,15 +129,8 @@ impl Store {
                 .ok()
                 .and_then(|index| index.checked_mul(stride)),
             _ => None,
-        }
-    }
-
-    async fn owner_matches(&self, upload_id: &uuid::Uuid, caller: Option<&str>) -> bool {
-        tokio::fs::read(self.root.join(format!(".upload-{upload_id}.json")))
-            .await
-            .ok()
-            .and_then(|info| serde_json::from_slice::<Option<String>>(&info).ok())
-            .is_some_and(|owner| owner.as_deref() == caller)
+        })
+        .flatten()
     }
 
     /// Streams a part's body into the staging file at `offset`; returns its MD5.
@@ -156,51 +157,27 @@ impl Store {
         let mut body = body;
         let mut md5 = Md5::new();
         let mut batch: Vec<Bytes> = Vec::new();
-        let mut batched = 0usize;
         let mut written = 0u64;
-        loop {
-            let chunk = match body.next().await {
-                Some(Ok(chunk)) => Some(chunk),
-                Some(Err(err)) => {
-                    return Err(s3_error!(IncompleteBody, "reading the part failed: {err}"));
-                }
-                None => None,
-            };
-            let end = chunk.is_none();
-            if let Some(chunk) = chunk {
-                md5.update(&chunk);
-                batched += chunk.len();
-                batch.push(chunk);
+        let mut batched = 0u64;
+        while let Some(chunk) = body.next().await {
+            let chunk =
+                chunk.map_err(|err| s3_error!(IncompleteBody, "reading the part failed: {err}"))?;
+            md5.update(&chunk);
+            batched += chunk.len() as u64;
+            if written + batched > len {
+                return Err(s3_error!(
+                    IncompleteBody,
+                    "the part is longer than its Content-Length"
+                ));
             }
-            if (end && !batch.is_empty()) || batched >= WRITE_BATCH {
-                let at = offset + written;
-                let size = u64::try_from(batched).unwrap_or(u64::MAX);
-                if written.saturating_add(size) > len {
-                    return Err(s3_error!(
-                        IncompleteBody,
-                        "the part is longer than its Content-Length"
-                    ));
-                }
-                let file = file.clone();
-                let chunks = std::mem::take(&mut batch);
-                tokio::task::spawn_blocking(move || {
-                    let mut at = at;
-                    for chunk in chunks {
-                        file.write_all_at(&chunk, at)?;
-                        at += chunk.len() as u64;
-                    }
-                    io::Result::Ok(())
-                })
-                .await
-                .map_err(|err| s3_error!(err, InternalError))?
-                .map_err(|err| s3_error!(err, InternalError))?;
-                written += size;
-                batched = 0;
-            }
-            if end {
-                break;
+            batch.push(chunk);
+            if batched >= WRITE_BATCH {
+                write_at(&file, std::mem::take(&mut batch), offset + written).await?;
+                written += std::mem::take(&mut batched);
             }
         }
+        write_at(&file, batch, offset + written).await?;
+        written += batched;
         if written != len {
             return Err(s3_error!(
                 IncompleteBody,
@@ -209,6 +186,32 @@ impl Store {
         }
         Ok(md5.finalize())
     }
+}
+
+/// Writes `chunks` one after another at `at` in `file`, on the blocking pool.
+async fn write_at(file: &Arc<std::fs::File>, chunks: Vec<Bytes>, at: u64) -> S3Result<()> {
+    if chunks.is_empty() {
+        return Ok(());
+    }
+    let file = Arc::clone(file);
+    tokio::task::spawn_blocking(move || {
+        let mut at = at;
+        for chunk in chunks {
+            file.write_all_at(&chunk, at)?;
+            at += chunk.len() as u64;
+        }
+        io::Result::Ok(())
+    })
+    .await
+    .map_err(|err| s3_error!(err, InternalError))?
+    .map_err(|err| s3_error!(err, InternalError))
+}
+
+/// The access key that created an upload (s3s-fs keeps it in `.upload-<id>.json`), or `None` when the upload
+/// does not exist.
+fn upload_owner(root: &Path, upload_id: &uuid::Uuid) -> Option<Option<String>> {
+    let info = std::fs::read(root.join(format!(".upload-{upload_id}.json"))).ok()?;
+    serde_json::from_slice(&info).ok()
 }
 
 /// What a completion needs, owned, so that the file work runs on the blocking pool.
@@ -266,15 +269,9 @@ impl Completion {
         let (Some(bucket), Some(key)) = (plain_path(&self.bucket), plain_path(&self.key)) else {
             return Err(inner_or(s3_error!(InvalidArgument, "unsupported key")));
         };
-        let owner = std::fs::read(root.join(format!(".upload-{upload_id}.json")))
-            .ok()
-            .and_then(|info| serde_json::from_slice::<Option<String>>(&info).ok());
-        match owner {
-            None => return Err(NotHere::Inner),
-            Some(owner) if owner != self.caller => return Err(NotHere::Inner),
-            Some(_) => {}
-        }
-        if self.requested.is_empty() {
+        if upload_owner(root, &upload_id).as_ref() != Some(&self.caller)
+            || self.requested.is_empty()
+        {
             return Err(NotHere::Inner);
         }
         let stride = self.record.stride;
@@ -544,7 +541,7 @@ impl S3 for Store {
             Some(id)
                 if (1..=10_000).contains(&number) && !with_checksum && input.body.is_some() =>
             {
-                self.owner_matches(&id, caller).await
+                upload_owner(&self.root, &id).is_some_and(|owner| owner.as_deref() == caller)
             }
             _ => false,
         };
@@ -583,8 +580,8 @@ impl S3 for Store {
                     }),
                 );
                 // A part file left by an earlier upload of this part number is not this part.
-                let _ =
-                    std::fs::remove_file(self.root.join(format!(".upload_id-{id}.part-{number}")));
+                let stale = self.root.join(format!(".upload_id-{id}.part-{number}"));
+                let _ = tokio::fs::remove_file(stale).await;
                 Ok(S3Response::new(UploadPartOutput {
                     e_tag: Some(ETag::Strong(hex(&md5))),
                     ..Default::default()
@@ -623,17 +620,18 @@ impl S3 for Store {
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
         let input = &req.input;
-        let record = self.uploads().remove(&input.upload_id).unwrap_or_default();
-        if record.parts.values().all(|p| p.staged.is_none())
-            && (input.if_match.is_some() || input.if_none_match.is_some())
-        {
-            return self.inner.complete_multipart_upload(req).await;
-        }
+        let upload_id = input.upload_id.clone();
+        // A copy: the record is forgotten only once the upload is completed (a refused completion may be retried).
+        let record = self.uploads().get(&upload_id).cloned().unwrap_or_default();
         if input.if_match.is_some() || input.if_none_match.is_some() {
-            return Err(s3_error!(
-                NotImplemented,
-                "conditional completion is not supported by the embedded store"
-            ));
+            if record.parts.values().any(|p| p.staged.is_some()) {
+                return Err(s3_error!(
+                    NotImplemented,
+                    "conditional completion is not supported by the embedded store"
+                ));
+            }
+            return self
+                .forget_if_done(&upload_id, self.inner.complete_multipart_upload(req).await);
         }
         let completion = Completion {
             root: self.root.clone(),
@@ -670,6 +668,7 @@ impl S3 for Store {
         .map_err(|err| s3_error!(err, InternalError, "completing the multipart upload failed"))?;
         match done {
             Ok((completion, e_tag)) => {
+                self.uploads().remove(&upload_id);
                 self.completed_here.fetch_add(1, Ordering::Relaxed);
                 Ok(S3Response::new(CompleteMultipartUploadOutput {
                     bucket: Some(completion.bucket),
@@ -678,7 +677,10 @@ impl S3 for Store {
                     ..Default::default()
                 }))
             }
-            Err(NotHere::Inner) => self.inner.complete_multipart_upload(req).await,
+            Err(NotHere::Inner) => {
+                let answer = self.inner.complete_multipart_upload(req).await;
+                self.forget_if_done(&upload_id, answer)
+            }
             Err(NotHere::Refused(err)) => Err(err),
         }
     }
@@ -690,10 +692,7 @@ impl S3 for Store {
         let upload_id = req.input.upload_id.clone();
         // s3s-fs removes every file named `.upload_id-<id>*`: the part files and the staging file.
         let answer = self.inner.abort_multipart_upload(req).await;
-        if answer.is_ok() {
-            self.uploads().remove(&upload_id);
-        }
-        answer
+        self.forget_if_done(&upload_id, answer)
     }
 }
 
@@ -901,6 +900,58 @@ mod tests {
             .build()
             .unwrap();
         assert!(upload.store.head_object(request(head)).await.is_err());
+
+        // The refusal loses nothing: completing with the right ETags still works.
+        complete(&upload, upload.e_tags.clone()).await.unwrap();
+        assert_eq!(stored(&upload.store).await.0, upload.parts.concat());
+    }
+
+    #[tokio::test]
+    async fn uploads_beyond_the_recorded_limit_go_to_s3s_fs_and_recorded_ones_are_kept() {
+        let upload = upload_parts(vec![pattern(PART, 1), pattern(5, 2)]).await;
+        for n in 1..MAX_RECORDED_UPLOADS {
+            upload
+                .store
+                .uploads()
+                .insert(format!("other-{n}"), UploadRecord::default());
+        }
+        // A new upload now: its parts go to s3s-fs's own files.
+        let create = CreateMultipartUploadInput::builder()
+            .bucket("b".to_owned())
+            .key("late.bin".to_owned())
+            .build()
+            .unwrap();
+        let late = upload
+            .store
+            .create_multipart_upload(request(create))
+            .await
+            .unwrap();
+        let late_id = late.output.upload_id.unwrap();
+        let part = UploadPartInput::builder()
+            .bucket("b".to_owned())
+            .key("late.bin".to_owned())
+            .upload_id(late_id.clone())
+            .part_number(1)
+            .content_length(Some(3))
+            .body(Some(StreamingBlob::from(s3s::Body::from(
+                Bytes::from_static(b"abc"),
+            ))))
+            .build()
+            .unwrap();
+        upload.store.upload_part(request(part)).await.unwrap();
+        assert!(!upload.store.uploads().contains_key(&late_id));
+        assert!(
+            upload
+                .dir
+                .path()
+                .join(format!(".upload_id-{late_id}.part-1"))
+                .exists()
+        );
+
+        // The upload recorded before the limit still completes from its staged parts.
+        complete(&upload, upload.e_tags.clone()).await.unwrap();
+        assert_eq!(upload.store.completed_here.load(Ordering::Relaxed), 1);
+        assert_eq!(stored(&upload.store).await.0, upload.parts.concat());
     }
 
     #[tokio::test]
