@@ -786,36 +786,15 @@ impl Bench {
                 }
                 return Ok((latency, None, stored));
             }
-            Side::Direct => {
+            Side::Direct | Side::DirectMultipart => {
                 let mut stored = Vec::new();
                 for (j, data) in files.into_iter().enumerate() {
                     let key = direct_key(&format!("{prefix}-{i}-{j}.bin"));
-                    self.s3
-                        .put_object()
-                        .bucket(BUCKET)
-                        .key(&key)
-                        .content_length(data.len() as i64)
-                        .content_type("application/octet-stream")
-                        .body(ByteStream::from(data.clone()))
-                        .customize()
-                        .disable_payload_signing()
-                        .send()
-                        .await
-                        .context("PutObject")?;
-                    stored.push(Stored {
-                        key,
-                        location: None,
-                        data,
-                        check_content: check(i * scenario.files_per_request + j),
-                    });
-                }
-                stored
-            }
-            Side::DirectMultipart => {
-                let mut stored = Vec::new();
-                for (j, data) in files.into_iter().enumerate() {
-                    let key = direct_key(&format!("{prefix}-{i}-{j}.bin"));
-                    complete = Some(self.put_multipart(&key, &data).await?);
+                    if side == Side::Direct {
+                        self.put(&key, &data).await?;
+                    } else {
+                        complete = Some(self.put_multipart(&key, &data).await?);
+                    }
                     stored.push(Stored {
                         key,
                         location: None,
@@ -882,6 +861,23 @@ impl Bench {
             files.len()
         );
         Ok(answer)
+    }
+
+    /// The direct reference: one PutObject with the server's client settings.
+    async fn put(&self, key: &str, data: &Bytes) -> anyhow::Result<()> {
+        self.s3
+            .put_object()
+            .bucket(BUCKET)
+            .key(key)
+            .content_length(data.len() as i64)
+            .content_type("application/octet-stream")
+            .body(ByteStream::from(data.clone()))
+            .customize()
+            .disable_payload_signing()
+            .send()
+            .await
+            .context("PutObject")?;
+        Ok(())
     }
 
     /// The direct multipart reference: the server's part size and parts in flight, no proxy.

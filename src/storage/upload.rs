@@ -230,12 +230,7 @@ impl Uploader {
                 stored
             }));
         }
-        let finishing = self.multipart(spec, first, reader).await?;
-        Ok(Box::pin(async move {
-            let stored = finishing.await;
-            drop(reading);
-            stored
-        }))
+        self.multipart(spec, first, reader, reading).await
     }
 
     async fn put_object(&self, spec: &ObjectSpec, part: Part) -> Result<StoredObject, AppError> {
@@ -268,6 +263,7 @@ impl Uploader {
         spec: &ObjectSpec,
         first: Part,
         reader: &mut PartReader<S>,
+        reading: ReaderGuard,
     ) -> Result<Finishing, AppError>
     where
         S: Stream<Item = Result<Bytes, AppError>> + Unpin,
@@ -301,6 +297,7 @@ impl Uploader {
             tasks: JoinSet::new(),
             completed: Vec::new(),
             size: 0,
+            _reading: reading,
         };
         match upload.send_parts(spec, first, reader).await {
             Ok(()) => Ok(Box::pin(upload.finish())),
@@ -374,6 +371,8 @@ struct MultipartUpload {
     tasks: JoinSet<Result<CompletedPart, AppError>>,
     completed: Vec<CompletedPart>,
     size: u64,
+    /// Keeps the block pool's blocks for reuse until the upload ends (see [`Uploader::start`]).
+    _reading: ReaderGuard,
 }
 
 impl MultipartUpload {
@@ -403,17 +402,21 @@ impl MultipartUpload {
             if eof {
                 return Ok(());
             }
-            while let Some(done) = self.tasks.try_join_next() {
-                self.completed.push(joined(done)?);
-            }
+            self.collect_finished()?;
             // Room for one more part in flight before reading it (parts of this file or the request's previous
             // one, which may still be finishing).
             slot = reader.slot().await?;
-            while let Some(done) = self.tasks.try_join_next() {
-                self.completed.push(joined(done)?);
-            }
+            self.collect_finished()?;
             part = reader.next_part().await?;
         }
+    }
+
+    /// Takes the parts stored so far; a part that failed ends the upload.
+    fn collect_finished(&mut self) -> Result<(), AppError> {
+        while let Some(done) = self.tasks.try_join_next() {
+            self.completed.push(joined(done)?);
+        }
+        Ok(())
     }
 
     /// Waits for the parts in flight and completes the upload (or aborts it).

@@ -206,18 +206,7 @@ async fn check_reports_a_bucket_that_is_not_public_with_the_seeds_policy() {
     };
     // A bucket as the course has it before step 4: no bucket policy.
     let app = spawn_app().await;
-    let bucket = format!("private-{}", uuid::Uuid::new_v4().simple());
-    app.s3
-        .create_bucket()
-        .bucket(&bucket)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::ApNortheast2)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("create a private bucket");
+    let bucket = create_private_bucket(&app).await;
     let config = config_for(
         &app,
         &[("AWS_S3_BUCKET", &bucket), ("AWS_ENDPOINT_URL", &endpoint)],
@@ -457,18 +446,7 @@ async fn check_opens_presigned_urls_in_presigned_mode() {
     let mut changes = vec![("URL_MODE", "presigned".to_owned())];
     if remote_endpoint().is_some() {
         // A private bucket: presigned URLs are what makes it work.
-        let bucket = format!("private-{}", uuid::Uuid::new_v4().simple());
-        app.s3
-            .create_bucket()
-            .bucket(&bucket)
-            .create_bucket_configuration(
-                aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                    .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::ApNortheast2)
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("create a private bucket");
+        let bucket = create_private_bucket(&app).await;
         changes.push(("AWS_S3_BUCKET", bucket));
     }
     let changes: Vec<(&str, &str)> = changes.iter().map(|(n, v)| (*n, v.as_str())).collect();
@@ -478,4 +456,21 @@ async fn check_opens_presigned_urls_in_presigned_mode() {
     assert!(report.passed(), "{out}");
     assert_eq!(status(&report, steps::PUBLIC_URL), Status::Pass, "{out}");
     assert!(out.contains("X-Amz-Signature="), "{out}");
+}
+
+/// A new bucket with no bucket policy (as the course has it before step 4); returns its name.
+async fn create_private_bucket(app: &TestApp) -> String {
+    let bucket = format!("private-{}", uuid::Uuid::new_v4().simple());
+    app.s3
+        .create_bucket()
+        .bucket(&bucket)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::ApNortheast2)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create a private bucket");
+    bucket
 }
