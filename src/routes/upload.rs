@@ -363,7 +363,14 @@ async fn start_file(
             content_type = spec.content_type,
             "stored"
         );
-        describe(&state, spec, object, fieldname, originalname, mimetype).await
+        let key = spec.key.clone();
+        let described = describe(&state, spec, object, fieldname, originalname, mimetype).await;
+        if described.is_err() {
+            // Stored but not answerable (its presigned URL could not be made): the request fails, so the
+            // object must not stay behind.
+            state.uploader.delete_all(&[key]).await;
+        }
+        described
     };
     Ok(tokio::spawn(finish.in_current_span()))
 }
