@@ -216,6 +216,14 @@ impl TestApp {
         format!("{}{path}", self.addr)
     }
 
+    /// The embedded store's data folder, when the app runs on its own embedded store.
+    pub(crate) fn data_dir(&self) -> Option<&std::path::Path> {
+        match &self.backend {
+            Backend::Embedded { data_dir } => Some(data_dir),
+            Backend::Remote => None,
+        }
+    }
+
     /// POSTs a multipart form to `/upload`.
     pub(crate) async fn upload(&self, form: reqwest::multipart::Form) -> reqwest::Response {
         self.http

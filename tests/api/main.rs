@@ -3,6 +3,7 @@
 mod errors;
 mod faults;
 mod helpers;
+mod hostile;
 mod meta;
 mod observability;
 mod process;

@@ -1,0 +1,1 @@
+//! Names that break listings or logs: Unicode noncharacters, forged log lines.

@@ -1,0 +1,1 @@
+//! Settings that cannot work are refused at start, naming themselves.

@@ -1,0 +1,1 @@
+//! Slow and stalled clients cannot starve others of the memory budget.
