@@ -12,29 +12,20 @@ use axum::http::{HeaderName, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder as ConnBuilder;
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use serde_json::json;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::config::{Config, StoreConfig};
+use crate::lifecycle::Lifecycle;
 use crate::metrics::{self, Metrics};
 use crate::routes::{auth, meta, openapi, upload};
 use crate::storage::embedded::EmbeddedStore;
 use crate::storage::upload::Uploader;
 use crate::storage::{self, ClientSettings, UrlBuilder};
-
-/// The largest read buffer of a connection. hyper's default grows it to about 400 KiB on a fast upload, and each
-/// such buffer is a fresh memory mapping (main.rs keeps allocations over 128 KiB out of the heap so that memory
-/// goes back to the system): mapping, zeroing and unmapping those pages was the largest cost of small uploads.
-/// 64 KiB buffers come from the heap and are reused, and multer's buffer stays as small. Measured with
-/// `cargo bench --bench upload`; see benches/RESULTS.md.
-const READ_BUFFER_MAX: usize = 64 * 1024;
 
 /// What every request handler shares: cheap to clone.
 #[derive(Clone)]
@@ -44,6 +35,10 @@ pub struct AppState {
     pub urls: UrlBuilder,
     /// This application's metrics (one registry per app: tests run many apps in one process).
     pub metrics: Metrics,
+    /// Upload requests that may be received at once (`MAX_UPLOADS`).
+    pub uploads: Arc<Semaphore>,
+    /// Tracks upload tasks and what they stored, and cancels them at shutdown.
+    pub lifecycle: Lifecycle,
 }
 
 /// A built application, bound to its port and ready to serve.
@@ -99,24 +94,24 @@ impl Application {
             }
         };
         let urls = UrlBuilder::new(&config, store.endpoint().as_deref());
+        let lifecycle = Lifecycle::new();
         let uploader = Uploader::new(
             client,
             config.bucket().to_owned(),
-            config.upload.part_size,
-            config.upload.parts_in_flight,
-            config.upload.memory_budget,
-            config.upload.acl.as_deref(),
-            &config.upload.object,
+            &config.upload,
+            lifecycle.clone(),
         );
         let addr = SocketAddr::new(config.host, config.port);
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("bind the HTTP server to {addr} (set HOST and PORT)"))?;
         let state = AppState {
+            uploads: Arc::new(Semaphore::new(config.limits.max_uploads)),
             config: Arc::new(config),
             uploader,
             urls,
             metrics: Metrics::new(),
+            lifecycle,
         };
         Ok(Self {
             listener,
@@ -154,62 +149,23 @@ impl Application {
         }
     }
 
-    /// Serves until `shutdown` completes, then lets in-flight requests finish for up to `SHUTDOWN_GRACE_SECS`.
-    /// New connections are refused from the moment `shutdown` completes.
+    /// Serves until `shutdown` completes, then lets in-flight requests finish for up to `SHUTDOWN_GRACE_SECS`,
+    /// cancels those still running and waits up to `SHUTDOWN_CLEANUP_SECS` for their clean-up (see
+    /// [`crate::server`]). New connections are refused from the moment `shutdown` completes.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let grace = self.state.config.shutdown_grace;
-        let mut connections = ConnBuilder::new(TokioExecutor::new());
-        connections.http1().max_buf_size(READ_BUFFER_MAX);
-        let service = TowerToHyperService::new(self.router);
-        let graceful = GracefulShutdown::new();
-        let mut shutdown = std::pin::pin!(shutdown);
-        loop {
-            let accepted = tokio::select! {
-                accepted = self.listener.accept() => accepted,
-                () = &mut shutdown => break,
-            };
-            let (tcp, _) = match accepted {
-                Ok(accepted) => accepted,
-                Err(err) => {
-                    // As axum::serve: a connection that failed while queued is nothing; anything else (out of
-                    // file descriptors, ...) is logged and retried after a pause rather than spinning.
-                    if !matches!(
-                        err.kind(),
-                        std::io::ErrorKind::ConnectionRefused
-                            | std::io::ErrorKind::ConnectionAborted
-                            | std::io::ErrorKind::ConnectionReset
-                    ) {
-                        tracing::error!(error = %err, "accepting a connection failed");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
-                    continue;
-                }
-            };
-            let _ = tcp.set_nodelay(true);
-            let connection = connections
-                .serve_connection_with_upgrades(TokioIo::new(tcp), service.clone())
-                .into_owned();
-            let connection = graceful.watch(connection);
-            tokio::spawn(async move {
-                if let Err(err) = connection.await {
-                    tracing::debug!(error = %err, "connection ended with an error");
-                }
-            });
-        }
-        // No new connections from here on; idle keep-alive connections are closed, requests in flight go on.
-        drop(self.listener);
-        tracing::info!("shutting down: finishing in-flight uploads");
-        tokio::select! {
-            () = graceful.shutdown() => {}
-            () = tokio::time::sleep(grace) => {
-                tracing::warn!(grace_secs = grace.as_secs(), "in-flight requests did not finish in time; stopping");
-            }
-        }
+        let Self {
+            listener,
+            router,
+            state,
+            store,
+        } = self;
+        crate::server::serve(listener, router, &state.config, &state.lifecycle, shutdown).await;
+        // The embedded store stops after the server, once the clean-ups that needed it are done.
+        drop(store);
         Ok(())
-        // The embedded store (in `self.store`) stops when dropped, after the server.
     }
 }
 

@@ -23,9 +23,11 @@ pub mod cli;
 pub mod config;
 pub mod content_type;
 pub mod error;
+pub mod lifecycle;
 pub mod metrics;
 pub mod naming;
 pub mod routes;
+pub mod server;
 pub mod storage;
 pub mod telemetry;
 

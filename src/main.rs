@@ -112,12 +112,34 @@ async fn run(command: Option<Command>) -> anyhow::Result<ExitCode> {
             );
         }
     }
+    log_who_may_upload(&config);
     tracing::info!(
         "upload server listening: open {url}/ or POST files in the field `photos` to {url}/upload"
     );
     app.run_until_stopped(shutdown_signal())
         .await
         .map(|()| ExitCode::SUCCESS)
+}
+
+/// Says at start who may upload, and warns when anyone on the network may.
+fn log_who_may_upload(config: &Config) {
+    let (host, port) = (config.host, config.port);
+    if config.access.upload_token.is_some() {
+        tracing::info!(
+            "uploads need `Authorization: Bearer <UPLOAD_TOKEN>`; the page asks for the token"
+        );
+    } else if host.is_loopback() {
+        tracing::info!(
+            "uploads are open to anyone on this machine (no UPLOAD_TOKEN; listening on loopback only)"
+        );
+    } else {
+        tracing::warn!(
+            %host,
+            port,
+            "uploads are open to anyone who can reach this port: no UPLOAD_TOKEN is set and HOST is not \
+             loopback; set UPLOAD_TOKEN (and CORS_ALLOWED_ORIGINS) before exposing it, or HOST=127.0.0.1"
+        );
+    }
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -171,13 +171,23 @@ impl Drop for Block {
     }
 }
 
-/// Fills one part: copies incoming bytes into blocks.
+/// The first buffer of a part: what a part holds, and takes from the memory budget, until its client has sent
+/// this much of it (a client trickling bytes holds no more). From the heap, where freed buffers are reused.
+pub const FIRST_BUFFER: usize = crate::config::FIRST_READ_BYTES as usize;
+
+/// The end of a part shorter than this gets a buffer of its own size from the heap instead of a whole block
+/// (buffers of 128 KiB and more are mappings of their own, see `main.rs`; those are the blocks, recycled).
+pub const SMALL_TAIL: usize = 128 * 1024;
+
+/// Fills one part: copies incoming bytes into a first small buffer, then into recycled blocks. The caller
+/// takes each buffer ([`Self::add_buffer`]) when the last one is full, so that it can account for the memory
+/// first; [`Self::planned`] says what the part will take if it holds `expected` bytes.
 #[derive(Debug)]
 pub struct PartBuffer {
     pool: BlockPool,
     chunks: Chunks,
     current: Vec<u8>,
-    /// The bytes this part is expected to hold at most (blocks are sized to not exceed it).
+    /// The bytes this part is expected to hold at most (buffers are sized to not exceed it).
     expected: u64,
     /// Capacity of the buffers taken so far.
     allocated: u64,
@@ -204,27 +214,63 @@ impl PartBuffer {
         self.len() == 0
     }
 
-    /// Bytes of memory the part holds (whole blocks).
+    /// Bytes of memory the part holds (the capacity of its buffers).
     pub fn allocated(&self) -> u64 {
         self.allocated
     }
 
-    /// Copies `data` in.
+    /// Whether the next bytes need a new buffer.
+    pub fn is_full(&self) -> bool {
+        self.current.len() == self.current.capacity()
+    }
+
+    /// The capacity of the next buffer: the first one small, then whole blocks, and a small end from the heap.
+    pub fn next_capacity(&self) -> usize {
+        if self.allocated == 0 {
+            return first_capacity(self.expected);
+        }
+        match usize::try_from(self.expected.saturating_sub(self.len())) {
+            Ok(left) if left > 0 && left <= SMALL_TAIL => left,
+            _ => BLOCK_SIZE,
+        }
+    }
+
+    /// The memory a part expected to hold `expected` bytes takes when it does: the sum of the capacities
+    /// [`Self::next_capacity`] gives while it fills.
+    pub fn planned(expected: u64) -> u64 {
+        let first = first_capacity(expected) as u64;
+        let rest = expected.saturating_sub(first);
+        let (blocks, end) = (rest / BLOCK_SIZE as u64, rest % BLOCK_SIZE as u64);
+        let end = match end {
+            0 => 0,
+            end if end <= SMALL_TAIL as u64 => end,
+            _ => BLOCK_SIZE as u64,
+        };
+        first + blocks * BLOCK_SIZE as u64 + end
+    }
+
+    /// Takes the next buffer, of [`Self::next_capacity`] bytes (the one before it is sealed).
+    pub fn add_buffer(&mut self) {
+        let capacity = self.next_capacity();
+        self.seal();
+        self.current = self.pool.take(capacity);
+        self.allocated += self.current.capacity() as u64;
+    }
+
+    /// Copies as much of `data` as the current buffer has room for; returns how much.
+    pub fn fill(&mut self, data: &[u8]) -> usize {
+        let n = (self.current.capacity() - self.current.len()).min(data.len());
+        self.current.extend_from_slice(&data[..n]);
+        n
+    }
+
+    /// Copies `data` in, taking buffers as needed (for callers that account for memory otherwise).
     pub fn extend(&mut self, mut data: &[u8]) {
         while !data.is_empty() {
-            if self.current.len() == self.current.capacity() {
-                self.seal();
-                let left = self.expected.saturating_sub(self.len());
-                let capacity = if left == 0 {
-                    BLOCK_SIZE
-                } else {
-                    usize::try_from(left).map_or(BLOCK_SIZE, |left| left.min(BLOCK_SIZE))
-                };
-                self.current = self.pool.take(capacity);
-                self.allocated += self.current.capacity() as u64;
+            if self.is_full() {
+                self.add_buffer();
             }
-            let n = (self.current.capacity() - self.current.len()).min(data.len());
-            self.current.extend_from_slice(&data[..n]);
+            let n = self.fill(data);
             data = &data[n..];
         }
     }
@@ -244,6 +290,13 @@ impl PartBuffer {
             bytes,
             pool: Arc::clone(&self.pool.0),
         }));
+    }
+}
+
+fn first_capacity(expected: u64) -> usize {
+    match usize::try_from(expected) {
+        Ok(expected) if expected > 0 => expected.min(FIRST_BUFFER),
+        _ => FIRST_BUFFER,
     }
 }
 
@@ -370,7 +423,7 @@ mod tests {
     }
 
     #[test]
-    fn part_buffer_copies_into_whole_blocks_and_keeps_the_bytes_in_order() {
+    fn part_buffer_copies_into_a_first_buffer_then_whole_blocks_and_keeps_the_bytes_in_order() {
         let pool = BlockPool::new(64 * BLOCK_SIZE as u64);
         let _reading = pool.reader();
         let data = pattern(2 * BLOCK_SIZE + 12_345);
@@ -379,9 +432,10 @@ mod tests {
             part.extend(piece);
         }
         assert_eq!(part.len(), data.len() as u64);
-        assert_eq!(part.allocated(), 3 * BLOCK_SIZE as u64);
+        assert_eq!(part.allocated(), (FIRST_BUFFER + 2 * BLOCK_SIZE) as u64);
         let chunks = part.finish();
         assert_eq!(chunks.chunks.len(), 3);
+        assert_eq!(chunks.chunks[0].len(), FIRST_BUFFER);
         let joined: Vec<u8> = chunks.chunks.iter().flat_map(|c| c.to_vec()).collect();
         assert_eq!(joined, data);
         assert_eq!(chunks.head(5), Bytes::copy_from_slice(&data[..5]));
@@ -401,6 +455,37 @@ mod tests {
     }
 
     #[test]
+    fn planned_is_what_a_part_of_the_expected_size_takes() {
+        let pool = BlockPool::new(64 * BLOCK_SIZE as u64);
+        let _reading = pool.reader();
+        for expected in [
+            1,
+            1000,
+            FIRST_BUFFER,
+            FIRST_BUFFER + 1,
+            FIRST_BUFFER + SMALL_TAIL,
+            FIRST_BUFFER + SMALL_TAIL + 1,
+            BLOCK_SIZE,
+            BLOCK_SIZE + FIRST_BUFFER,
+            5 * BLOCK_SIZE + 1,
+            8 * BLOCK_SIZE,
+        ] {
+            let mut part = PartBuffer::new(&pool, expected as u64);
+            part.extend(&pattern(expected));
+            assert_eq!(
+                part.allocated(),
+                PartBuffer::planned(expected as u64),
+                "{expected}"
+            );
+            // Never more than one part rounded up to whole blocks, plus the first buffer: what the
+            // configuration's check of UPLOAD_MEMORY_BUDGET assumes.
+            let bound = (expected as u64).div_ceil(BLOCK_SIZE as u64) * BLOCK_SIZE as u64
+                + FIRST_BUFFER as u64;
+            assert!(part.allocated() <= bound, "{expected}");
+        }
+    }
+
+    #[test]
     fn blocks_are_reused_while_readers_run_and_released_when_the_last_ends() {
         let pool = BlockPool::new(64 * BLOCK_SIZE as u64);
         let reading = pool.reader();
@@ -412,8 +497,9 @@ mod tests {
             2,
             "freed blocks are kept while a reader runs"
         );
-        let mut part = PartBuffer::new(&pool, BLOCK_SIZE as u64);
-        part.extend(&pattern(10));
+        // Past its first buffer, a part takes a block.
+        let mut part = PartBuffer::new(&pool, 2 * BLOCK_SIZE as u64);
+        part.extend(&pattern(FIRST_BUFFER + 10));
         let chunks = part.finish();
         assert_eq!(pool.free_blocks(), 1, "a free block is taken again");
         drop(reading);
@@ -441,8 +527,8 @@ mod tests {
         );
         // Another upload within the delay takes the block again, and pushes the release back.
         let reading = pool.reader();
-        let mut part = PartBuffer::new(&pool, BLOCK_SIZE as u64);
-        part.extend(&pattern(10));
+        let mut part = PartBuffer::new(&pool, 2 * BLOCK_SIZE as u64);
+        part.extend(&pattern(FIRST_BUFFER + 10));
         assert_eq!(pool.free_blocks(), 0);
         drop(part.finish());
         drop(reading);

@@ -3,7 +3,7 @@
 use reqwest::multipart::Form;
 use serde_json::Value;
 
-use crate::helpers::{file_part, pattern, png, spawn_app, spawn_app_with};
+use crate::helpers::{error_code, file_part, pattern, png, spawn_app, spawn_app_with};
 
 const KOREAN: &str = "스크린샷 2023-11-15 오후 8.04.29.png";
 
@@ -224,11 +224,16 @@ async fn original_key_strategy_reproduces_the_sample() {
     )
     .await;
     assert_eq!(files[0]["key"], "uploads/image.png");
-    json_array(
+    // A second upload of the same name is refused, never overwrites: a failed request can then only ever
+    // delete its own files (issue 10).
+    let (status, body) = error_code(
         app.upload(Form::new().part("photos", file_part(png(), "image.png", "image/png")))
             .await,
     )
     .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "FILE_EXISTS");
+    assert_eq!(body["error"]["file"], "image.png");
     app.assert_bucket_holds(1).await;
 }
 

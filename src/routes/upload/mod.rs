@@ -3,37 +3,37 @@
 //! The answer is the sample's: a JSON array with one object per file, in multer-s3's field names and order.
 //! A request is all or nothing: if any file fails, the files it already stored are deleted and the answer names
 //! the file that failed. The request is processed in its own task, so a client that disconnects cannot stop
-//! the clean-up half way: the task sees the body end early, aborts the upload and deletes what it stored.
+//! the clean-up half way: the task sees the body end early, aborts the upload and deletes what it stored. At
+//! shutdown, a request still running when the grace period ends is cancelled the same way, and the server waits
+//! for its clean-up.
+//!
+//! - [`body`]: the request body, bounded in time, rate and part-header size.
+//! - [`answer`]: the answer's fields and the object keys.
 
-use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll};
+mod answer;
+mod body;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
-use axum::body::{Body, BodyDataStream};
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
-use futures_util::{FutureExt as _, Stream, StreamExt};
-use serde::Serialize;
-use serde_json::Value;
+use futures_util::{FutureExt as _, StreamExt};
 use tokio::task::JoinHandle;
-use tokio::time::{Instant, timeout};
 use tracing::Instrument as _;
-use uuid::Uuid;
 
 use crate::app::AppState;
-use crate::config::{KeyStrategy, UploadConfig, UrlMode};
 use crate::content_type;
 use crate::error::{AppError, FileError};
 use crate::naming::{self, Disposition};
-use crate::storage::{
-    self,
-    upload::{InFlight, ObjectSpec, StoredObject},
-};
+use crate::storage::upload::{InFlight, ObjectSpec};
+
+use answer::describe;
+pub use answer::{UploadedFile, object_key};
+use body::{BodyLimits, Counts, SharedBody};
 
 /// The longest field name accepted (multer's `LIMIT_FIELD_KEY` default).
 const MAX_FIELD_NAME_BYTES: usize = 100;
@@ -43,53 +43,32 @@ const MAX_FIELD_NAME_BYTES: usize = 100;
 const DRAIN_TIME: Duration = Duration::from_secs(5);
 const DRAIN_BYTES: u64 = 256 * 1024 * 1024;
 
-/// The most body bytes that may be read without being delivered as field data: part headers and boundaries.
-/// Without this bound, one endless part header would be buffered whole (multer reads headers until a blank
-/// line). It is well above one read from the socket, so that it never trips on legitimate requests.
-const MAX_PART_OVERHEAD: u64 = 4 * 1024 * 1024;
-
-/// One stored file, in the fields and order multer and multer-s3 produce.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct UploadedFile {
-    pub fieldname: String,
-    /// The exact UTF-8 name the client sent (the sample garbles non-ASCII names as latin1).
-    pub originalname: String,
-    pub encoding: &'static str,
-    /// The type the client claimed for the part.
-    pub mimetype: String,
-    /// The true byte count, at every size (the sample says 0 for multipart uploads).
-    pub size: u64,
-    pub bucket: String,
-    pub key: String,
-    pub acl: Option<String>,
-    /// The type the object was stored with (from its bytes, then its name, then the claim).
-    pub content_type: String,
-    pub content_disposition: String,
-    pub content_encoding: Option<String>,
-    pub storage_class: String,
-    pub server_side_encryption: Option<String>,
-    pub metadata: Option<Value>,
-    /// The object's public URL: always present, always openable.
-    pub location: String,
-    pub etag: Option<String>,
-    pub version_id: Option<String>,
-}
-
 /// Receives the files of one request.
 #[tracing::instrument(name = "upload", skip_all)]
 pub async fn upload(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    let task = tokio::spawn(async move {
-        let body = SharedBody::new(body.into_data_stream());
-        let result = receive(&state, &headers, body.clone()).await;
-        if let Ok(files) = &result {
-            state.metrics.files_stored(files.iter().map(|f| f.size));
+    // At most MAX_UPLOADS at once: a client beyond it is told to come back, before any of its body is read.
+    let Ok(slot) = Arc::clone(&state.uploads).try_acquire_owned() else {
+        return AppError::ServerBusy {
+            reason: "MAX_UPLOADS uploads are being received",
         }
-        if result.is_err() {
-            body.drain(DRAIN_TIME, DRAIN_BYTES).await;
+        .into_response();
+    };
+    let lifecycle = state.lifecycle.clone();
+    let task = lifecycle.spawn(
+        async move {
+            let body = SharedBody::new(body.into_data_stream());
+            let result = receive(&state, &headers, body.clone()).await;
+            if let Ok(files) = &result {
+                state.metrics.files_stored(files.iter().map(|f| f.size));
+            }
+            if result.is_err() && !state.lifecycle.is_cancelled() {
+                body.drain(DRAIN_TIME, DRAIN_BYTES).await;
+            }
+            drop(slot);
+            result
         }
-        result
-    });
+        .in_current_span(),
+    );
     match task.await {
         Ok(Ok(files)) => Json(files).into_response(),
         Ok(Err(err)) => err.into_response(),
@@ -122,12 +101,16 @@ async fn receive(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
 
-    let delivered = body.delivered();
-    let stream = body.with_read_timeout(limits.body_read_timeout);
+    let counts = body.counts();
+    let body_limits = BodyLimits {
+        idle: limits.body_read_timeout,
+        min_rate: limits.body_min_rate,
+    };
+    let stream = body.limited(body_limits, state.lifecycle.clone());
     let mut multipart = multer::Multipart::new(stream, boundary);
 
     let mut files: Vec<FileTask> = Vec::new();
-    let read = read_parts(state, &mut multipart, &delivered, length_hint, &mut files).await;
+    let read = read_parts(state, &mut multipart, &counts, length_hint, &mut files).await;
     // Every file started is finished (stored, or failed and cleaned up) before the answer.
     let mut stored: Vec<UploadedFile> = Vec::with_capacity(files.len());
     let mut failed: Option<FileError> = None;
@@ -145,7 +128,11 @@ async fn receive(
             expected: limits.field_name.clone(),
         }
         .into()),
-        Ok(()) => Ok(stored),
+        Ok(()) => {
+            let keys: Vec<String> = stored.iter().map(|f| f.key.clone()).collect();
+            state.uploader.keep(&keys);
+            Ok(stored)
+        }
         Err(err) => {
             let keys: Vec<String> = stored.into_iter().map(|f| f.key).collect();
             if !keys.is_empty() {
@@ -204,7 +191,7 @@ fn joined(
 async fn read_parts(
     state: &AppState,
     multipart: &mut multer::Multipart<'static>,
-    delivered: &Arc<AtomicU64>,
+    counts: &Arc<Counts>,
     length_hint: Option<u64>,
     files: &mut Vec<FileTask>,
 ) -> Result<(), FileError> {
@@ -212,6 +199,7 @@ async fn read_parts(
     let in_flight = state.uploader.in_flight();
     let (mut parts, mut fields) = (0usize, 0usize);
     while let Some(mut field) = multipart.next_field().await.map_err(map_multer)? {
+        counts.field_started();
         parts += 1;
         if parts > limits.max_parts {
             return Err(AppError::TooManyParts {
@@ -246,7 +234,7 @@ async fn read_parts(
             }
             let mut size = 0u64;
             while let Some(chunk) = field.chunk().await.map_err(map_multer)? {
-                delivered.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                counts.delivered(chunk.len());
                 size += chunk.len() as u64;
                 if size > limits.max_field_size {
                     return Err(AppError::FieldValueTooLong {
@@ -281,7 +269,7 @@ async fn read_parts(
             field,
             name,
             filename.clone(),
-            Arc::clone(delivered),
+            Arc::clone(counts),
             length_hint,
             &in_flight,
         )
@@ -305,7 +293,7 @@ async fn start_file(
     field: multer::Field<'static>,
     fieldname: String,
     originalname: String,
-    delivered: Arc<AtomicU64>,
+    counts: Arc<Counts>,
     length_hint: Option<u64>,
     in_flight: &InFlight,
 ) -> Result<JoinHandle<Result<UploadedFile, AppError>>, AppError> {
@@ -319,7 +307,7 @@ async fn start_file(
     let mut seen = 0u64;
     let chunks = field.map(move |chunk| {
         let chunk = chunk.map_err(map_multer)?;
-        delivered.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        counts.delivered(chunk.len());
         seen += chunk.len() as u64;
         if seen > limit {
             return Err(AppError::FileTooLarge {
@@ -354,6 +342,7 @@ async fn start_file(
         content_disposition,
     };
     let finishing = state.uploader.start(&spec, first, &mut reader).await?;
+    let lifecycle = state.lifecycle.clone();
     let state = state.clone();
     let finish = async move {
         let object = finishing.await?;
@@ -372,71 +361,7 @@ async fn start_file(
         }
         described
     };
-    Ok(tokio::spawn(finish.in_current_span()))
-}
-
-/// The answer's description of a stored file (multer-s3's fields).
-async fn describe(
-    state: &AppState,
-    spec: ObjectSpec,
-    object: StoredObject,
-    fieldname: String,
-    originalname: String,
-    mimetype: String,
-) -> Result<UploadedFile, AppError> {
-    let limits = &state.config.upload;
-    let location = match state.config.url_mode {
-        UrlMode::Public => state.urls.url(&spec.key),
-        UrlMode::Presigned { ttl } => {
-            storage::presigned_get(
-                state.uploader.client(),
-                state.uploader.bucket(),
-                &spec.key,
-                ttl,
-            )
-            .await?
-        }
-    };
-    let options = &limits.object;
-    Ok(UploadedFile {
-        fieldname,
-        originalname,
-        encoding: "7bit",
-        mimetype,
-        size: object.size,
-        bucket: state.uploader.bucket().to_owned(),
-        location,
-        key: spec.key,
-        acl: limits.acl.clone(),
-        content_type: spec.content_type,
-        content_disposition: spec.content_disposition,
-        content_encoding: None,
-        storage_class: options
-            .storage_class
-            .clone()
-            .unwrap_or_else(|| "STANDARD".to_owned()),
-        server_side_encryption: object.server_side_encryption,
-        metadata: (!options.metadata.is_empty()).then(|| {
-            Value::Object(
-                options
-                    .metadata
-                    .iter()
-                    .map(|(name, value)| (name.clone(), Value::String(value.clone())))
-                    .collect(),
-            )
-        }),
-        etag: object.etag,
-        version_id: object.version_id,
-    })
-}
-
-/// The object key for a file: `<prefix><uuid>/<sanitized name>`, or `<prefix><sanitized name>` as the sample.
-pub fn object_key(limits: &UploadConfig, original: &str) -> String {
-    let name = naming::sanitize_file_name(original);
-    match limits.key_strategy {
-        KeyStrategy::Unique => format!("{}{}/{name}", limits.key_prefix, Uuid::now_v7().simple()),
-        KeyStrategy::Original => format!("{}{name}", limits.key_prefix),
-    }
+    Ok(lifecycle.spawn(finish.in_current_span()))
 }
 
 fn map_multer(err: multer::Error) -> AppError {
@@ -448,96 +373,5 @@ fn map_multer(err: multer::Error) -> AppError {
         other => AppError::MalformedMultipart {
             detail: other.to_string(),
         },
-    }
-}
-
-/// The request body, shared between multer (which reads it) and the clean-up that drains what is left after
-/// an error. Only one of them reads at a time: the lock is never held across an await.
-#[derive(Clone)]
-struct SharedBody {
-    stream: Arc<Mutex<BodyDataStream>>,
-    /// Bytes read from the connection.
-    read: Arc<AtomicU64>,
-    /// Bytes handed out as field data; `read - delivered` is what part headers and boundaries took.
-    delivered: Arc<AtomicU64>,
-}
-
-impl SharedBody {
-    fn new(stream: BodyDataStream) -> Self {
-        Self {
-            stream: Arc::new(Mutex::new(stream)),
-            read: Arc::default(),
-            delivered: Arc::default(),
-        }
-    }
-
-    fn delivered(&self) -> Arc<AtomicU64> {
-        Arc::clone(&self.delivered)
-    }
-
-    /// The body as multer wants it, failing when no bytes arrive for `idle`.
-    fn with_read_timeout(
-        self,
-        idle: Duration,
-    ) -> impl Stream<Item = Result<Bytes, AppError>> + Send + 'static {
-        futures_util::stream::unfold((Some(self), false), move |(state, started)| async move {
-            let body = state?;
-            if started {
-                // Hand multer one chunk per poll: its reader otherwise keeps pulling every chunk that is ready
-                // (another thread may keep it supplied), which would both grow its buffer and make file bytes
-                // look like part-header bytes to the bound below.
-                tokio::task::yield_now().await;
-            }
-            match timeout(
-                idle,
-                futures_util::future::poll_fn(|cx| body.poll_chunk(cx)),
-            )
-            .await
-            {
-                Ok(Some(Ok(chunk))) => {
-                    let len = chunk.len() as u64;
-                    let read = body.read.fetch_add(len, Ordering::Relaxed) + len;
-                    let delivered = body.delivered.load(Ordering::Relaxed);
-                    if read.saturating_sub(delivered) > MAX_PART_OVERHEAD {
-                        let limit = MAX_PART_OVERHEAD;
-                        return Some((Err(AppError::PartHeadersTooLarge { limit }), (None, true)));
-                    }
-                    Some((Ok(chunk), (Some(body), true)))
-                }
-                Ok(Some(Err(err))) => {
-                    tracing::debug!(error = %err, "request body ended early");
-                    Some((Err(AppError::BodyRead), (None, true)))
-                }
-                Ok(None) => None,
-                Err(_) => Some((
-                    Err(AppError::BodyTimeout {
-                        seconds: idle.as_secs(),
-                    }),
-                    (None, true),
-                )),
-            }
-        })
-    }
-
-    fn poll_chunk(&self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, axum::Error>>> {
-        let mut stream = self.stream.lock().unwrap_or_else(PoisonError::into_inner);
-        Pin::new(&mut *stream).poll_next(cx)
-    }
-
-    /// Reads and discards what is left of the body, for at most `max_time` and `max_bytes`.
-    async fn drain(&self, max_time: Duration, max_bytes: u64) {
-        let deadline = Instant::now() + max_time;
-        let mut drained = 0u64;
-        while drained < max_bytes {
-            match tokio::time::timeout_at(
-                deadline,
-                futures_util::future::poll_fn(|cx| self.poll_chunk(cx)),
-            )
-            .await
-            {
-                Ok(Some(Ok(chunk))) => drained += chunk.len() as u64,
-                _ => break,
-            }
-        }
     }
 }

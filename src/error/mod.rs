@@ -7,7 +7,7 @@
 
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -68,9 +68,27 @@ pub enum AppError {
     /// 408: the client stopped sending the body for longer than `BODY_READ_TIMEOUT_SECS`.
     #[error("the request body stopped arriving for {seconds} seconds")]
     BodyTimeout { seconds: u64 },
+    /// 408: the body arrived slower than `BODY_MIN_BYTES_PER_SEC` over `BODY_READ_TIMEOUT_SECS` of waiting.
+    #[error("the request body arrived too slowly (under {min_rate} bytes per second)")]
+    BodyTooSlow { min_rate: u64 },
     /// 400: the connection broke while the body was being read.
     #[error("the request body could not be read to its end")]
     BodyRead,
+    /// 409: `KEY_STRATEGY=original` and an object of that name is already in the bucket (uploads never overwrite).
+    #[error(
+        "a file named `{key}` is already stored; uploads never overwrite one (KEY_STRATEGY=original)"
+    )]
+    FileExists { key: String },
+    /// 503: the server is at its limit (`MAX_UPLOADS` uploads at once, or no room in `UPLOAD_MEMORY_BUDGET`
+    /// within `UPLOAD_MEMORY_WAIT_SECS`); answered with `Retry-After`.
+    #[error("the server is busy with other uploads; retry in a few seconds")]
+    ServerBusy { reason: &'static str },
+    /// 503: the server is shutting down and this upload did not finish within `SHUTDOWN_GRACE_SECS`; what it
+    /// stored has been removed. Answered with `Retry-After`.
+    #[error(
+        "the server is shutting down; the upload was cancelled and nothing was kept: retry shortly"
+    )]
+    ShuttingDown,
     /// 503: the store could not be reached (network, timeout, start-up).
     #[error("the storage service is unreachable; try again shortly")]
     StoreUnavailable {
@@ -110,6 +128,9 @@ pub fn all_codes() -> &'static [&'static str] {
         "LIMIT_HEADER_SIZE",
         "REQUEST_TIMEOUT",
         "BODY_READ_FAILED",
+        "FILE_EXISTS",
+        "SERVER_BUSY",
+        "SHUTTING_DOWN",
         "STORE_UNAVAILABLE",
         "STORE_ACCESS_DENIED",
         "STORE_NO_SUCH_BUCKET",
@@ -161,8 +182,11 @@ impl AppError {
             Self::FieldNameTooLong { .. } => "LIMIT_FIELD_KEY",
             Self::FieldValueTooLong { .. } => "LIMIT_FIELD_VALUE",
             Self::PartHeadersTooLarge { .. } => "LIMIT_HEADER_SIZE",
-            Self::BodyTimeout { .. } => "REQUEST_TIMEOUT",
+            Self::BodyTimeout { .. } | Self::BodyTooSlow { .. } => "REQUEST_TIMEOUT",
             Self::BodyRead => "BODY_READ_FAILED",
+            Self::FileExists { .. } => "FILE_EXISTS",
+            Self::ServerBusy { .. } => "SERVER_BUSY",
+            Self::ShuttingDown => "SHUTTING_DOWN",
             Self::StoreUnavailable { .. } => "STORE_UNAVAILABLE",
             Self::StoreRejected { code, .. } => match code.as_str() {
                 "AccessDenied" | "InvalidAccessKeyId" | "SignatureDoesNotMatch" => {
@@ -195,8 +219,11 @@ impl AppError {
             | Self::FieldNameTooLong { .. }
             | Self::FieldValueTooLong { .. }
             | Self::PartHeadersTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
-            Self::StoreUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::BodyTimeout { .. } | Self::BodyTooSlow { .. } => StatusCode::REQUEST_TIMEOUT,
+            Self::FileExists { .. } => StatusCode::CONFLICT,
+            Self::ServerBusy { .. } | Self::ShuttingDown | Self::StoreUnavailable { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::StoreRejected { .. } => StatusCode::BAD_GATEWAY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -272,6 +299,16 @@ impl AppError {
         }
     }
 
+    /// Seconds a client should wait before retrying (the `Retry-After` header), for errors that pass.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::ServerBusy { .. } | Self::ShuttingDown | Self::StoreUnavailable { .. } => {
+                Some(RETRY_AFTER_SECS)
+            }
+            _ => None,
+        }
+    }
+
     /// The JSON body of the answer, naming the failed file when there is one.
     pub fn body(&self, file: Option<String>) -> ErrorBody {
         ErrorBody {
@@ -304,17 +341,63 @@ impl AppError {
                     "store refused a request"
                 );
             }
-            other => tracing::info!(code = other.code(), error = %other, "upload rejected"),
+            Self::ServerBusy { reason } => {
+                tracing::warn!(
+                    code = self.code(),
+                    reason,
+                    "upload refused: the server is busy"
+                );
+            }
+            // The message carries file and field names as the client sent them: escaped, so that a name cannot
+            // forge a log line.
+            other => tracing::info!(
+                code = other.code(),
+                error = %Escaped(&other.to_string()),
+                "upload rejected"
+            ),
         }
+    }
+
+    /// The answer: status, `Retry-After` when it applies, the JSON body, and the code for the metrics.
+    fn answer(&self, file: Option<String>) -> Response {
+        let mut response = (self.status(), Json(self.body(file))).into_response();
+        if let Some(seconds) = self.retry_after() {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response.extensions_mut().insert(ErrorCode(self.code()));
+        response
+    }
+}
+
+/// How long clients are told to wait before retrying a 503.
+const RETRY_AFTER_SECS: u64 = 5;
+
+/// Client input in a log line, with control and bidirectional-formatting characters escaped (`\n`, `\u{202e}`),
+/// so that a file name cannot start a new log line or reorder what a terminal shows.
+pub struct Escaped<'a>(pub &'a str);
+
+impl std::fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::fmt::Write as _;
+        for c in self.0.chars() {
+            let invisible = c.is_control()
+                || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+            if invisible {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                f.write_char(c)?;
+            }
+        }
+        Ok(())
     }
 }
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         self.log();
-        let mut response = (self.status(), Json(self.body(None))).into_response();
-        response.extensions_mut().insert(ErrorCode(self.code()));
-        response
+        self.answer(None)
     }
 }
 
@@ -334,160 +417,9 @@ impl From<AppError> for FileError {
 impl IntoResponse for FileError {
     fn into_response(self) -> Response {
         self.error.log();
-        let code = ErrorCode(self.error.code());
-        let mut response = (self.error.status(), Json(self.error.body(self.file))).into_response();
-        response.extensions_mut().insert(code);
-        response
+        self.error.answer(self.file)
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn codes_and_statuses_follow_multer_and_http() {
-        let err = AppError::FileTooLarge {
-            field: "photos".to_owned(),
-            file: "a.png".to_owned(),
-            limit: 10,
-        };
-        assert_eq!(err.code(), "LIMIT_FILE_SIZE");
-        assert_eq!(err.status(), StatusCode::PAYLOAD_TOO_LARGE);
-        assert_eq!(err.field(), Some("photos"));
-        let acl = AppError::StoreRejected {
-            operation: "PutObject",
-            code: "AccessControlListNotSupported".to_owned(),
-            detail: String::new(),
-        };
-        assert_eq!(acl.code(), "STORE_ACL_NOT_SUPPORTED");
-        assert_eq!(acl.status(), StatusCode::BAD_GATEWAY);
-    }
-
-    #[test]
-    fn internal_errors_do_not_leak_their_cause() {
-        let err = AppError::Internal(anyhow::anyhow!("/home/secret/path exploded"));
-        let body = serde_json::to_string(&err.body(None)).unwrap();
-        assert!(!body.contains("secret"), "{body}");
-        assert!(body.contains("INTERNAL_ERROR"));
-    }
-
-    /// One error of every variant, and of every store code. The `match` has no catch-all arm, so adding a
-    /// variant does not compile until it is added here, and then the test below asks for its code in
-    /// `all_codes()` (and so in static/openapi.json).
-    fn one_of_each() -> Vec<AppError> {
-        let s = String::new;
-        let rejected = |code: &str| AppError::StoreRejected {
-            operation: "PutObject",
-            code: code.to_owned(),
-            detail: s(),
-        };
-        let examples = vec![
-            AppError::NotMultipart { expected: s() },
-            AppError::MalformedMultipart { detail: s() },
-            AppError::NoFile { expected: s() },
-            AppError::Unauthorized,
-            AppError::FileTypeNotAllowed {
-                field: s(),
-                file: s(),
-                content_type: s(),
-                allowed: s(),
-            },
-            AppError::UnexpectedFile {
-                field: s(),
-                expected: s(),
-            },
-            AppError::MissingFieldName,
-            AppError::FileTooLarge {
-                field: s(),
-                file: s(),
-                limit: 0,
-            },
-            AppError::TooManyFiles {
-                field: s(),
-                limit: 0,
-            },
-            AppError::TooManyParts { limit: 0 },
-            AppError::TooManyFields {
-                field: s(),
-                limit: 0,
-            },
-            AppError::FieldNameTooLong {
-                field: s(),
-                limit: 0,
-            },
-            AppError::FieldValueTooLong {
-                field: s(),
-                limit: 0,
-            },
-            AppError::PartHeadersTooLarge { limit: 0 },
-            AppError::BodyTimeout { seconds: 0 },
-            AppError::BodyRead,
-            AppError::StoreUnavailable {
-                operation: "PutObject",
-                detail: s(),
-            },
-            rejected("AccessDenied"),
-            rejected("NoSuchBucket"),
-            rejected("AccessControlListNotSupported"),
-            rejected("SlowDown"),
-            AppError::Internal(anyhow::anyhow!("bug")),
-        ];
-        for example in &examples {
-            match example {
-                AppError::NotMultipart { .. }
-                | AppError::MalformedMultipart { .. }
-                | AppError::NoFile { .. }
-                | AppError::Unauthorized
-                | AppError::FileTypeNotAllowed { .. }
-                | AppError::UnexpectedFile { .. }
-                | AppError::MissingFieldName
-                | AppError::FileTooLarge { .. }
-                | AppError::TooManyFiles { .. }
-                | AppError::TooManyParts { .. }
-                | AppError::TooManyFields { .. }
-                | AppError::FieldNameTooLong { .. }
-                | AppError::FieldValueTooLong { .. }
-                | AppError::PartHeadersTooLarge { .. }
-                | AppError::BodyTimeout { .. }
-                | AppError::BodyRead
-                | AppError::StoreUnavailable { .. }
-                | AppError::StoreRejected { .. }
-                | AppError::Internal(_) => {}
-            }
-        }
-        examples
-    }
-
-    #[test]
-    fn all_codes_lists_every_code_an_answer_can_carry() {
-        let mut produced: Vec<&str> = one_of_each().iter().map(AppError::code).collect();
-        produced.extend(["NOT_FOUND", "METHOD_NOT_ALLOWED"]);
-        produced.sort_unstable();
-        produced.dedup();
-        let mut listed = all_codes().to_vec();
-        listed.sort_unstable();
-        let before = listed.len();
-        listed.dedup();
-        assert_eq!(listed.len(), before, "all_codes() lists a code twice");
-        assert_eq!(listed, produced);
-    }
-
-    #[test]
-    fn error_answers_carry_their_code_for_the_metrics() {
-        let response = AppError::MissingFieldName.into_response();
-        assert_eq!(
-            response.extensions().get::<ErrorCode>(),
-            Some(&ErrorCode("MISSING_FIELD_NAME"))
-        );
-        let response = FileError {
-            file: Some("a.png".to_owned()),
-            error: AppError::BodyRead,
-        }
-        .into_response();
-        assert_eq!(
-            response.extensions().get::<ErrorCode>(),
-            Some(&ErrorCode("BODY_READ_FAILED"))
-        );
-    }
-}
+mod tests;

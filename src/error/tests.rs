@@ -1,0 +1,180 @@
+//! Unit tests of the error codes, statuses and answers.
+
+use super::*;
+
+#[test]
+fn codes_and_statuses_follow_multer_and_http() {
+    let err = AppError::FileTooLarge {
+        field: "photos".to_owned(),
+        file: "a.png".to_owned(),
+        limit: 10,
+    };
+    assert_eq!(err.code(), "LIMIT_FILE_SIZE");
+    assert_eq!(err.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(err.field(), Some("photos"));
+    let acl = AppError::StoreRejected {
+        operation: "PutObject",
+        code: "AccessControlListNotSupported".to_owned(),
+        detail: String::new(),
+    };
+    assert_eq!(acl.code(), "STORE_ACL_NOT_SUPPORTED");
+    assert_eq!(acl.status(), StatusCode::BAD_GATEWAY);
+}
+
+#[test]
+fn internal_errors_do_not_leak_their_cause() {
+    let err = AppError::Internal(anyhow::anyhow!("/home/secret/path exploded"));
+    let body = serde_json::to_string(&err.body(None)).unwrap();
+    assert!(!body.contains("secret"), "{body}");
+    assert!(body.contains("INTERNAL_ERROR"));
+}
+
+/// One error of every variant, and of every store code. The `match` has no catch-all arm, so adding a
+/// variant does not compile until it is added here, and then the test below asks for its code in
+/// `all_codes()` (and so in static/openapi.json).
+fn one_of_each() -> Vec<AppError> {
+    let s = String::new;
+    let rejected = |code: &str| AppError::StoreRejected {
+        operation: "PutObject",
+        code: code.to_owned(),
+        detail: s(),
+    };
+    let examples = vec![
+        AppError::NotMultipart { expected: s() },
+        AppError::MalformedMultipart { detail: s() },
+        AppError::NoFile { expected: s() },
+        AppError::Unauthorized,
+        AppError::FileTypeNotAllowed {
+            field: s(),
+            file: s(),
+            content_type: s(),
+            allowed: s(),
+        },
+        AppError::UnexpectedFile {
+            field: s(),
+            expected: s(),
+        },
+        AppError::MissingFieldName,
+        AppError::FileTooLarge {
+            field: s(),
+            file: s(),
+            limit: 0,
+        },
+        AppError::TooManyFiles {
+            field: s(),
+            limit: 0,
+        },
+        AppError::TooManyParts { limit: 0 },
+        AppError::TooManyFields {
+            field: s(),
+            limit: 0,
+        },
+        AppError::FieldNameTooLong {
+            field: s(),
+            limit: 0,
+        },
+        AppError::FieldValueTooLong {
+            field: s(),
+            limit: 0,
+        },
+        AppError::PartHeadersTooLarge { limit: 0 },
+        AppError::BodyTimeout { seconds: 0 },
+        AppError::BodyTooSlow { min_rate: 0 },
+        AppError::BodyRead,
+        AppError::FileExists { key: s() },
+        AppError::ServerBusy { reason: "" },
+        AppError::ShuttingDown,
+        AppError::StoreUnavailable {
+            operation: "PutObject",
+            detail: s(),
+        },
+        rejected("AccessDenied"),
+        rejected("NoSuchBucket"),
+        rejected("AccessControlListNotSupported"),
+        rejected("SlowDown"),
+        AppError::Internal(anyhow::anyhow!("bug")),
+    ];
+    for example in &examples {
+        match example {
+            AppError::NotMultipart { .. }
+            | AppError::MalformedMultipart { .. }
+            | AppError::NoFile { .. }
+            | AppError::Unauthorized
+            | AppError::FileTypeNotAllowed { .. }
+            | AppError::UnexpectedFile { .. }
+            | AppError::MissingFieldName
+            | AppError::FileTooLarge { .. }
+            | AppError::TooManyFiles { .. }
+            | AppError::TooManyParts { .. }
+            | AppError::TooManyFields { .. }
+            | AppError::FieldNameTooLong { .. }
+            | AppError::FieldValueTooLong { .. }
+            | AppError::PartHeadersTooLarge { .. }
+            | AppError::BodyTimeout { .. }
+            | AppError::BodyTooSlow { .. }
+            | AppError::BodyRead
+            | AppError::FileExists { .. }
+            | AppError::ServerBusy { .. }
+            | AppError::ShuttingDown
+            | AppError::StoreUnavailable { .. }
+            | AppError::StoreRejected { .. }
+            | AppError::Internal(_) => {}
+        }
+    }
+    examples
+}
+
+#[test]
+fn all_codes_lists_every_code_an_answer_can_carry() {
+    let mut produced: Vec<&str> = one_of_each().iter().map(AppError::code).collect();
+    produced.extend(["NOT_FOUND", "METHOD_NOT_ALLOWED"]);
+    produced.sort_unstable();
+    produced.dedup();
+    let mut listed = all_codes().to_vec();
+    listed.sort_unstable();
+    let before = listed.len();
+    listed.dedup();
+    assert_eq!(listed.len(), before, "all_codes() lists a code twice");
+    assert_eq!(listed, produced);
+}
+
+#[test]
+fn error_answers_carry_their_code_for_the_metrics() {
+    let response = AppError::MissingFieldName.into_response();
+    assert_eq!(
+        response.extensions().get::<ErrorCode>(),
+        Some(&ErrorCode("MISSING_FIELD_NAME"))
+    );
+    let response = FileError {
+        file: Some("a.png".to_owned()),
+        error: AppError::BodyRead,
+    }
+    .into_response();
+    assert_eq!(
+        response.extensions().get::<ErrorCode>(),
+        Some(&ErrorCode("BODY_READ_FAILED"))
+    );
+}
+
+#[test]
+fn errors_that_pass_tell_when_to_retry() {
+    let busy = AppError::ServerBusy { reason: "uploads" }.into_response();
+    assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(busy.headers()[header::RETRY_AFTER], "5");
+    let exists = AppError::FileExists {
+        key: "a.png".to_owned(),
+    }
+    .into_response();
+    assert_eq!(exists.status(), StatusCode::CONFLICT);
+    assert!(exists.headers().get(header::RETRY_AFTER).is_none());
+}
+
+#[test]
+fn client_input_in_logs_is_escaped() {
+    let forged = "a.png\n2026-12-02T00:00:00Z  INFO upload accepted\u{202e}gnp.exe";
+    let shown = Escaped(forged).to_string();
+    assert!(!shown.contains('\n'), "{shown}");
+    assert!(!shown.contains('\u{202e}'), "{shown}");
+    assert!(shown.contains("a.png\\n2026"), "{shown}");
+    assert_eq!(Escaped("사진 1.png").to_string(), "사진 1.png");
+}

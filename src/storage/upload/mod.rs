@@ -1,0 +1,304 @@
+//! Streaming one file to S3 while it arrives.
+//!
+//! The file is read one part at a time (8 MiB by default). If the stream ends within the first part, the file
+//! goes as one PutObject with its known length; otherwise as a multipart upload with a few parts in flight,
+//! completed in order and aborted on any error, including a client that disconnects (the abort then runs from
+//! a guard's `Drop`). Memory is bounded twice: per file (parts in flight + the one being read) and across all
+//! uploads (a byte budget shared by the whole server, taken as bytes arrive: see [`reader`]), so slow stores
+//! slow clients down instead of growing memory.
+//!
+//! With `KEY_STRATEGY=original`, every write is conditional (`If-None-Match: *`): an upload never overwrites an
+//! object, so a request that fails and deletes what it stored can only delete its own files.
+
+mod multipart;
+mod reader;
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::types::{ObjectCannedAcl, ServerSideEncryption, StorageClass};
+use bytes::Bytes;
+use futures_util::Stream;
+use tokio::sync::Semaphore;
+
+use super::body::BlockPool;
+use crate::config::{KeyStrategy, UploadConfig};
+use crate::error::AppError;
+use crate::lifecycle::Lifecycle;
+use crate::naming;
+
+use reader::Budget;
+pub use reader::{InFlight, Part, PartReader};
+
+/// How objects are written: shared by all requests.
+#[derive(Clone, Debug)]
+pub struct Uploader {
+    client: Client,
+    bucket: String,
+    part_size: u64,
+    parts_in_flight: usize,
+    budget: Budget,
+    blocks: BlockPool,
+    options: Arc<StoredOptions>,
+    lifecycle: Lifecycle,
+}
+
+/// What every object is stored with (multer-s3's options), ready for the SDK's builders.
+#[derive(Debug, Default)]
+struct StoredOptions {
+    acl: Option<ObjectCannedAcl>,
+    cache_control: Option<String>,
+    storage_class: Option<StorageClass>,
+    server_side_encryption: Option<ServerSideEncryption>,
+    sse_kms_key_id: Option<String>,
+    /// Header-safe values (RFC 2047 for non-ASCII ones).
+    metadata: Option<HashMap<String, String>>,
+    /// `If-None-Match: *` on every write: never overwrite (`KEY_STRATEGY=original`).
+    create_only: bool,
+}
+
+/// Applies [`StoredOptions`] to a PutObject or CreateMultipartUpload builder (same setters, different types).
+macro_rules! with_options {
+    ($builder:expr, $options:expr) => {{
+        let options = &$options;
+        $builder
+            .set_acl(options.acl.clone())
+            .set_cache_control(options.cache_control.clone())
+            .set_storage_class(options.storage_class.clone())
+            .set_server_side_encryption(options.server_side_encryption.clone())
+            .set_ssekms_key_id(options.sse_kms_key_id.clone())
+            .set_metadata(options.metadata.clone())
+    }};
+}
+use with_options;
+
+/// What to store a file as.
+#[derive(Clone, Debug)]
+pub struct ObjectSpec {
+    pub key: String,
+    pub content_type: String,
+    pub content_disposition: String,
+}
+
+/// What the store answered for a stored file.
+#[derive(Clone, Debug, Default)]
+pub struct StoredObject {
+    pub size: u64,
+    pub etag: Option<String>,
+    pub version_id: Option<String>,
+    pub server_side_encryption: Option<String>,
+}
+
+/// The rest of storing a file once it has been read whole (see [`Uploader::start`]).
+pub type Finishing = Pin<Box<dyn Future<Output = Result<StoredObject, AppError>> + Send + 'static>>;
+
+impl Uploader {
+    /// An uploader for `bucket` with the upload settings of `config`; `lifecycle` ends its waits at shutdown,
+    /// tracks the clean-ups it leaves to run, and records what it stores until the request settles it.
+    pub fn new(
+        client: Client,
+        bucket: String,
+        config: &UploadConfig,
+        lifecycle: Lifecycle,
+    ) -> Self {
+        let object = &config.object;
+        Self {
+            client,
+            bucket,
+            part_size: config.part_size,
+            parts_in_flight: config.parts_in_flight.max(1),
+            budget: Budget::new(config.memory_budget, config.memory_wait, lifecycle.clone()),
+            blocks: BlockPool::new(config.memory_budget),
+            options: Arc::new(StoredOptions {
+                acl: config.acl.as_deref().map(ObjectCannedAcl::from),
+                cache_control: object.cache_control.clone(),
+                storage_class: object.storage_class.as_deref().map(StorageClass::from),
+                server_side_encryption: object
+                    .server_side_encryption
+                    .as_deref()
+                    .map(ServerSideEncryption::from),
+                sse_kms_key_id: object.sse_kms_key_id.clone(),
+                metadata: (!object.metadata.is_empty()).then(|| {
+                    object
+                        .metadata
+                        .iter()
+                        .map(|(name, value)| (name.clone(), naming::header_safe(value)))
+                        .collect()
+                }),
+                create_only: config.key_strategy == KeyStrategy::Original,
+            }),
+            lifecycle,
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// Bytes of the memory budget not in use right now.
+    pub fn budget_available(&self) -> u64 {
+        self.budget.available()
+    }
+
+    /// The slots for one request's parts in flight.
+    pub fn in_flight(&self) -> InFlight {
+        InFlight(Arc::new(Semaphore::new(self.parts_in_flight)))
+    }
+
+    /// A reader for one file's chunks. `length_hint` (the request's Content-Length) lets small uploads take
+    /// only what they can need from the shared budget.
+    pub fn reader<S>(
+        &self,
+        stream: S,
+        length_hint: Option<u64>,
+        in_flight: &InFlight,
+    ) -> PartReader<S>
+    where
+        S: Stream<Item = Result<Bytes, AppError>> + Unpin,
+    {
+        PartReader {
+            stream,
+            carry: None,
+            part_size: self.part_size,
+            remaining_hint: length_hint,
+            budget: self.budget.clone(),
+            _reading: self.blocks.reader(),
+            blocks: self.blocks.clone(),
+            in_flight: in_flight.clone(),
+        }
+    }
+
+    /// Stores a file whose first part has been read; reads and uploads the rest from `reader`.
+    pub async fn upload<S>(
+        &self,
+        spec: &ObjectSpec,
+        first: Part,
+        reader: &mut PartReader<S>,
+    ) -> Result<StoredObject, AppError>
+    where
+        S: Stream<Item = Result<Bytes, AppError>> + Unpin,
+    {
+        self.start(spec, first, reader).await?.await
+    }
+
+    /// Reads the rest of a file from `reader` while storing it, and returns once the file has been read whole:
+    /// what is left to do (the last parts in flight, then CompleteMultipartUpload; or the PutObject of a small
+    /// file) is the returned future, which needs nothing from the request. A request with several files reads
+    /// the next one while the previous one finishes. Dropping the future aborts the upload.
+    ///
+    /// A stored object stays in the lifecycle's ledger until its request calls [`Self::keep`] or
+    /// [`Self::delete_all`].
+    pub async fn start<S>(
+        &self,
+        spec: &ObjectSpec,
+        first: Part,
+        reader: &mut PartReader<S>,
+    ) -> Result<Finishing, AppError>
+    where
+        S: Stream<Item = Result<Bytes, AppError>> + Unpin,
+    {
+        // The block pool keeps its free blocks while a reader is registered: until this file is stored, so
+        // that the next upload reuses the blocks its parts return (instead of faulting in fresh ones).
+        let reading = self.blocks.reader();
+        if first.eof {
+            let slot = reader.slot().await?;
+            let uploader = self.clone();
+            let spec = spec.clone();
+            return Ok(Box::pin(async move {
+                let stored = uploader.put_object(&spec, first).await;
+                drop((slot, reading));
+                stored
+            }));
+        }
+        multipart::start(self, spec, first, reader, reading).await
+    }
+
+    async fn put_object(&self, spec: &ObjectSpec, part: Part) -> Result<StoredObject, AppError> {
+        let size = part.chunks.len();
+        let request = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&spec.key)
+            .content_length(size as i64)
+            .content_type(&spec.content_type)
+            .content_disposition(&spec.content_disposition)
+            .set_if_none_match(self.options.create_only.then(|| "*".to_owned()));
+        let output = with_options!(request, self.options)
+            .body(part.chunks.into_byte_stream())
+            .customize()
+            .disable_payload_signing()
+            .send()
+            .await
+            .map_err(|err| self.write_error("PutObject", &spec.key, err))?;
+        self.lifecycle.ledger().object_stored(&spec.key);
+        Ok(StoredObject {
+            size,
+            etag: output.e_tag,
+            version_id: output.version_id,
+            server_side_encryption: output.server_side_encryption.map(|s| s.as_str().to_owned()),
+        })
+    }
+
+    /// A failed write; with conditional writes, a refusal because the key exists is `FILE_EXISTS`.
+    fn write_error<E, R>(
+        &self,
+        operation: &'static str,
+        key: &str,
+        err: aws_sdk_s3::error::SdkError<E, R>,
+    ) -> AppError
+    where
+        E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug,
+    {
+        match AppError::from_sdk(operation, err) {
+            AppError::StoreRejected { code, .. }
+                if self.options.create_only
+                    && matches!(
+                        code.as_str(),
+                        "PreconditionFailed" | "ConditionalRequestConflict"
+                    ) =>
+            {
+                AppError::FileExists {
+                    key: key.to_owned(),
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// The request answered with these objects: they are no longer its to clean up.
+    pub fn keep(&self, keys: &[String]) {
+        for key in keys {
+            self.lifecycle.ledger().object_settled(key);
+        }
+    }
+
+    /// Deletes objects already stored by a request that failed later (all or nothing).
+    pub async fn delete_all(&self, keys: &[String]) {
+        for key in keys {
+            if let Err(err) = self
+                .client
+                .delete_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .send()
+                .await
+            {
+                let err = AppError::from_sdk("DeleteObject", err);
+                tracing::error!(
+                    key,
+                    error = %err,
+                    "could not delete an object of a failed request: delete it by hand"
+                );
+            }
+            self.lifecycle.ledger().object_settled(key);
+        }
+    }
+}
