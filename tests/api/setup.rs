@@ -39,7 +39,7 @@ fn config_from(settings: HashMap<String, String>) -> Config {
     Config::from_lookup(|name| settings.get(name).cloned()).expect("valid configuration")
 }
 
-fn config_for(app: &TestApp, changes: &[(&str, &str)]) -> Config {
+pub(crate) fn config_for(app: &TestApp, changes: &[(&str, &str)]) -> Config {
     let mut settings = settings_for(app);
     for (name, value) in changes {
         settings.insert((*name).to_owned(), (*value).to_owned());
@@ -47,7 +47,7 @@ fn config_for(app: &TestApp, changes: &[(&str, &str)]) -> Config {
     config_from(settings)
 }
 
-async fn run_check(config: Config, args: &CheckArgs) -> (cli::Report, String) {
+pub(crate) async fn run_check(config: Config, args: &CheckArgs) -> (cli::Report, String) {
     let mut out = Vec::new();
     let report = cli::check(config, args, &mut out)
         .await
@@ -55,7 +55,7 @@ async fn run_check(config: Config, args: &CheckArgs) -> (cli::Report, String) {
     (report, String::from_utf8(out).expect("UTF-8 output"))
 }
 
-async fn run_clean(config: Config, args: &CleanArgs, input: &str) -> (bool, String) {
+pub(crate) async fn run_clean(config: Config, args: &CleanArgs, input: &str) -> (bool, String) {
     let mut out = Vec::new();
     let mut input = input.as_bytes();
     let done = cli::clean(config, args, &mut input, &mut out)
@@ -71,7 +71,7 @@ fn status(report: &cli::Report, step: &str) -> Status {
         .status
 }
 
-async fn put(app: &TestApp, key: &str) {
+pub(crate) async fn put(app: &TestApp, key: &str) {
     app.s3
         .put_object()
         .bucket(&app.bucket)
