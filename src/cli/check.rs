@@ -235,7 +235,14 @@ async fn multipart_steps(
     target: &Target,
     args: &CheckArgs,
 ) -> std::io::Result<()> {
-    match list_incomplete_uploads(target).await {
+    // Within KEY_PREFIX unless told --all: on a shared bucket, other data's uploads are not ours to abort.
+    let prefix = if args.all { "" } else { target.key_prefix() };
+    let scope = if prefix.is_empty() {
+        String::new()
+    } else {
+        format!(" under `{prefix}`")
+    };
+    match list_incomplete_uploads(target, prefix).await {
         Listing::Unsupported => p.step(
             steps::MULTIPART,
             Status::Unsupported,
@@ -249,7 +256,7 @@ async fn multipart_steps(
             Some(diagnosis.hint),
         )?,
         Listing::Found(uploads) if uploads.is_empty() => {
-            p.step(steps::MULTIPART, Status::Pass, "none", None)?;
+            p.step(steps::MULTIPART, Status::Pass, format!("none{scope}"), None)?;
         }
         Listing::Found(uploads) => {
             let now = SystemTime::now()
@@ -271,7 +278,7 @@ async fn multipart_steps(
                 let (aborted, failures) = abort_uploads(target, &chosen).await;
                 let kept = uploads.len() - chosen.len();
                 let detail = format!(
-                    "{} found, {aborted} aborted{}",
+                    "{} found{scope}, {aborted} aborted{}",
                     uploads.len(),
                     if kept > 0 {
                         format!(
@@ -298,14 +305,19 @@ async fn multipart_steps(
                 }
             } else {
                 lines.push(format!(
-                    "their parts are billed until aborted: `check --abort-incomplete` aborts those older than \
-                     {} minutes; `check --add-lifecycle-rule` makes S3 do it after 1 day",
-                    args.older_than_mins
+                    "their parts are billed until aborted: `check --abort-incomplete` aborts those{scope} older \
+                     than {} minutes{}; `check --add-lifecycle-rule` makes S3 do it after 1 day",
+                    args.older_than_mins,
+                    if prefix.is_empty() {
+                        ""
+                    } else {
+                        " (with --all, in the whole bucket)"
+                    }
                 ));
                 p.step(
                     steps::MULTIPART,
                     Status::Warn,
-                    format!("{} found", uploads.len()),
+                    format!("{} found{scope}", uploads.len()),
                     Some(lines.join("\n")),
                 )?;
             }

@@ -1,4 +1,8 @@
 //! `clean`: the course's last step, emptying the bucket (and deleting it) after confirmation.
+//!
+//! It stays within `KEY_PREFIX` unless told `--all`: a bucket may hold other data beside the server's objects,
+//! and deleting it is not the server's to do. Deleting the bucket itself needs `--all` when a prefix is set, for
+//! the same reason.
 
 use std::io::{BufRead, Write};
 
@@ -14,8 +18,9 @@ use super::target::Target;
 use super::{CleanArgs, Printer, Report, Status, steps, timed};
 
 /// `clean`: shows what would be deleted, asks for the bucket's name (or takes `--yes <bucket>`), then deletes
-/// every object, aborts incomplete multipart uploads and, with `--delete-bucket`, deletes the bucket. Returns
-/// whether everything asked for was done; only a broken writer is an `Err`.
+/// every object under `KEY_PREFIX` (the whole bucket with `--all` or no prefix), aborts the incomplete multipart
+/// uploads there and, with `--delete-bucket`, deletes the bucket. Returns whether everything asked for was done;
+/// only a broken writer is an `Err`.
 pub async fn clean(
     config: Config,
     args: &CleanArgs,
@@ -26,6 +31,17 @@ pub async fn clean(
         out,
         report: Report::default(),
     };
+    let key_prefix = config.upload.key_prefix.clone();
+    let prefix = if args.all { "" } else { key_prefix.as_str() };
+    if args.delete_bucket && !prefix.is_empty() {
+        // Refused before the store is even opened: nothing is deleted, not even the objects under the prefix.
+        p.line(format_args!(
+            "✗ --delete-bucket deletes the whole bucket, but KEY_PREFIX is `{prefix}` and clean empties only \
+             that prefix: nothing was deleted. Add --all to empty the whole bucket (other data in it included) \
+             and delete it, or leave out --delete-bucket to empty only `{prefix}`"
+        ))?;
+        return Ok(false);
+    }
     let target = match Target::open(&config).await {
         Ok(target) => target,
         Err(diagnosis) => {
@@ -48,17 +64,21 @@ pub async fn clean(
             return Ok(false);
         }
     }
-    let (count, bytes) = match count_objects(&target).await {
+    let (count, bytes) = match count_objects(&target, prefix).await {
         Ok(counted) => counted,
         Err(diagnosis) => {
             p.failed("list objects", diagnosis)?;
             return Ok(false);
         }
     };
-    let incomplete = list_incomplete_uploads(&target).await;
+    let incomplete = list_incomplete_uploads(&target, prefix).await;
 
     p.line(format_args!("Bucket:  {bucket}"))?;
     p.line(format_args!("Where:   {}", target.describe()))?;
+    p.line(format_args!(
+        "Prefix:  {}",
+        describe_prefix(prefix, &key_prefix)
+    ))?;
     p.line(format_args!("Objects: {count} ({bytes} bytes)"))?;
     p.line(format_args!(
         "Incomplete multipart uploads: {}",
@@ -68,13 +88,21 @@ pub async fn clean(
             Listing::Failed(diagnosis) => format!("cannot list ({})", diagnosis.detail),
         }
     ))?;
+    let what = if prefix.is_empty() {
+        format!("every object in `{bucket}` and its incomplete multipart uploads")
+    } else {
+        format!(
+            "every object under `{prefix}` in `{bucket}` and the incomplete multipart uploads there, and \
+             nothing outside `{prefix}`"
+        )
+    };
+    let then = if args.delete_bucket {
+        ", then the bucket itself"
+    } else {
+        ""
+    };
     p.line(format_args!(
-        "This deletes every object in `{bucket}`{}. It cannot be undone.",
-        if args.delete_bucket {
-            ", then the bucket itself"
-        } else {
-            ""
-        }
+        "This deletes {what}{then}. It cannot be undone."
     ))?;
 
     let answer = match &args.yes {
@@ -98,11 +126,16 @@ pub async fn clean(
     }
 
     let mut ok = true;
-    match empty_bucket(&target).await {
+    let scope = if prefix.is_empty() {
+        String::new()
+    } else {
+        format!(" under `{prefix}`")
+    };
+    match delete_objects(&target, prefix).await {
         Ok(deleted) => p.step(
             "objects deleted",
             Status::Pass,
-            format!("{deleted} object(s) deleted"),
+            format!("{deleted} object(s) deleted{scope}"),
             None,
         )?,
         Err((deleted, diagnosis)) => {
@@ -123,7 +156,7 @@ pub async fn clean(
                 None => p.step(
                     steps::MULTIPART,
                     Status::Pass,
-                    format!("{aborted} aborted"),
+                    format!("{aborted} aborted{scope}"),
                     None,
                 )?,
                 Some(diagnosis) => {
@@ -180,7 +213,26 @@ pub async fn clean(
     Ok(ok)
 }
 
-async fn count_objects(target: &Target) -> Result<(u64, u64), Diagnosis> {
+/// The summary's `Prefix:` line: what is being emptied, and what is not.
+fn describe_prefix(prefix: &str, key_prefix: &str) -> String {
+    match (prefix, key_prefix) {
+        ("", "") => "none (KEY_PREFIX is empty): the whole bucket".to_owned(),
+        ("", key_prefix) => {
+            format!("none (--all): the whole bucket, not only KEY_PREFIX `{key_prefix}`")
+        }
+        // The server's keys are `<prefix><uuid>/…`; without a `/`, other keys may start with the same letters.
+        (prefix, _) if !prefix.ends_with('/') => format!(
+            "`{prefix}` (KEY_PREFIX, no trailing `/`): every key that starts with it, `{prefix}-old/…` \
+             included; objects outside it are kept (--all cleans the whole bucket)"
+        ),
+        (prefix, _) => format!(
+            "`{prefix}` (KEY_PREFIX): objects outside it are kept (--all cleans the whole bucket)"
+        ),
+    }
+}
+
+/// How many objects start with `prefix`, and their bytes.
+async fn count_objects(target: &Target, prefix: &str) -> Result<(u64, u64), Diagnosis> {
     let (mut count, mut bytes) = (0u64, 0u64);
     let mut token = None;
     loop {
@@ -189,6 +241,7 @@ async fn count_objects(target: &Target) -> Result<(u64, u64), Diagnosis> {
                 .client()
                 .list_objects_v2()
                 .bucket(target.bucket())
+                .set_prefix(list_prefix(prefix))
                 .set_continuation_token(token.take())
                 .send(),
         )
@@ -198,7 +251,11 @@ async fn count_objects(target: &Target) -> Result<(u64, u64), Diagnosis> {
             Ok(Err(err)) => return Err(diagnose_sdk("ListObjectsV2", err, target.context())),
             Err(timeout) => return Err(timeout.diagnosis(target.context())),
         };
-        for object in page.contents() {
+        for object in page
+            .contents()
+            .iter()
+            .filter(|o| o.key().is_some_and(|key| key.starts_with(prefix)))
+        {
             count += 1;
             bytes += object.size().map_or(0, |s| u64::try_from(s).unwrap_or(0));
         }
@@ -209,9 +266,9 @@ async fn count_objects(target: &Target) -> Result<(u64, u64), Diagnosis> {
     }
 }
 
-/// Deletes every object, 1,000 (one listing page, one DeleteObjects) at a time. On failure, returns how many
-/// were deleted before it.
-async fn empty_bucket(target: &Target) -> Result<u64, (u64, Diagnosis)> {
+/// Deletes every object that starts with `prefix`, 1,000 (one listing page, one DeleteObjects) at a time. On
+/// failure, returns how many were deleted before it.
+async fn delete_objects(target: &Target, prefix: &str) -> Result<u64, (u64, Diagnosis)> {
     let mut deleted = 0u64;
     let mut token = None;
     loop {
@@ -221,6 +278,7 @@ async fn empty_bucket(target: &Target) -> Result<u64, (u64, Diagnosis)> {
                 .list_objects_v2()
                 .bucket(target.bucket())
                 .max_keys(1000)
+                .set_prefix(list_prefix(prefix))
                 .set_continuation_token(token.take())
                 .send(),
         )
@@ -239,6 +297,8 @@ async fn empty_bucket(target: &Target) -> Result<u64, (u64, Diagnosis)> {
             .contents()
             .iter()
             .filter_map(|o| o.key())
+            // Checked here too: a store that ignored the prefix must not make `clean` delete other data.
+            .filter(|key| key.starts_with(prefix))
             .filter_map(|key| ObjectIdentifier::builder().key(key).build().ok())
             .collect();
         if !objects.is_empty() {
@@ -299,5 +359,27 @@ async fn empty_bucket(target: &Target) -> Result<u64, (u64, Diagnosis)> {
         if page.is_truncated() != Some(true) || token.is_none() {
             return Ok(deleted);
         }
+    }
+}
+
+/// ListObjectsV2's `prefix`: none for the whole bucket.
+fn list_prefix(prefix: &str) -> Option<String> {
+    (!prefix.is_empty()).then(|| prefix.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_says_what_is_emptied_and_what_is_kept() {
+        assert!(describe_prefix("", "").contains("the whole bucket"));
+        assert!(describe_prefix("", "uploads/").contains("not only KEY_PREFIX `uploads/`"));
+        let scoped = describe_prefix("uploads/", "uploads/");
+        assert!(scoped.starts_with("`uploads/` (KEY_PREFIX)"), "{scoped}");
+        assert!(scoped.contains("outside it are kept"), "{scoped}");
+        // A prefix without `/` also covers keys that merely start with the same letters: say so.
+        let loose = describe_prefix("uploads", "uploads");
+        assert!(loose.contains("`uploads-old/…` included"), "{loose}");
     }
 }

@@ -62,8 +62,9 @@ pub enum Command {
     /// Check the configured bucket: keys, region, a test upload, its public URL, incomplete multipart uploads.
     /// Exits 0 when every check passes, 1 otherwise.
     Check(CheckArgs),
-    /// Delete every object of the configured bucket (and with --delete-bucket the bucket itself), after
-    /// confirmation.
+    /// Delete every object under KEY_PREFIX (the whole bucket when it is empty, or with --all) and abort the
+    /// incomplete multipart uploads there, after confirmation; with --delete-bucket, then the bucket (which
+    /// needs --all when KEY_PREFIX is set).
     Clean(CleanArgs),
 }
 
@@ -80,6 +81,10 @@ pub struct CheckArgs {
     /// Add a lifecycle rule that aborts incomplete multipart uploads after 1 day (existing rules are kept).
     #[arg(long)]
     pub add_lifecycle_rule: bool,
+    /// List (and with --abort-incomplete abort) incomplete multipart uploads in the whole bucket, not only under
+    /// KEY_PREFIX: on a bucket shared with other data, theirs too.
+    #[arg(long)]
+    pub all: bool,
 }
 
 impl Default for CheckArgs {
@@ -88,6 +93,7 @@ impl Default for CheckArgs {
             abort_incomplete: false,
             older_than_mins: 60,
             add_lifecycle_rule: false,
+            all: false,
         }
     }
 }
@@ -95,9 +101,13 @@ impl Default for CheckArgs {
 /// Options of `clean`.
 #[derive(Debug, Clone, Default, Args)]
 pub struct CleanArgs {
-    /// Also delete the bucket once it is empty.
+    /// Also delete the bucket once it is empty. With a KEY_PREFIX, this needs --all: the bucket holds more
+    /// than the prefix.
     #[arg(long)]
     pub delete_bucket: bool,
+    /// Clean the whole bucket, not only KEY_PREFIX: on a bucket shared with other data, that data too.
+    #[arg(long)]
+    pub all: bool,
     /// Confirm without asking, for scripts: must be the configured bucket's name.
     #[arg(long, value_name = "BUCKET")]
     pub yes: Option<String>,
@@ -255,7 +265,7 @@ mod tests {
         let Some(Command::Check(args)) = cli.command else {
             panic!("expected check");
         };
-        assert!(args.abort_incomplete && args.add_lifecycle_rule);
+        assert!(args.abort_incomplete && args.add_lifecycle_rule && !args.all);
         assert_eq!(args.older_than_mins, 60);
         let cli =
             Cli::try_parse_from(["s3-upload-server", "clean", "--delete-bucket", "--yes", "b"])
@@ -263,8 +273,21 @@ mod tests {
         let Some(Command::Clean(args)) = cli.command else {
             panic!("expected clean");
         };
-        assert!(args.delete_bucket);
+        assert!(args.delete_bucket && !args.all);
         assert_eq!(args.yes.as_deref(), Some("b"));
         assert!(Cli::try_parse_from(["s3-upload-server", "clean", "--yes"]).is_err());
+        // --all widens both commands from KEY_PREFIX to the whole bucket.
+        let cli =
+            Cli::try_parse_from(["s3-upload-server", "clean", "--all", "--delete-bucket"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Clean(CleanArgs { all: true, .. }))
+        ));
+        let cli = Cli::try_parse_from(["s3-upload-server", "check", "--abort-incomplete", "--all"])
+            .unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Check(CheckArgs { all: true, .. }))
+        ));
     }
 }

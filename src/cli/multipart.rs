@@ -21,7 +21,8 @@ pub(super) enum Listing {
     Failed(Diagnosis),
 }
 
-pub(super) async fn list_incomplete_uploads(target: &Target) -> Listing {
+/// The incomplete multipart uploads whose key starts with `prefix` (all of them when it is empty).
+pub(super) async fn list_incomplete_uploads(target: &Target, prefix: &str) -> Listing {
     let mut uploads = Vec::new();
     let (mut key_marker, mut upload_id_marker) = (None::<String>, None::<String>);
     loop {
@@ -30,6 +31,7 @@ pub(super) async fn list_incomplete_uploads(target: &Target) -> Listing {
                 .client()
                 .list_multipart_uploads()
                 .bucket(target.bucket())
+                .set_prefix((!prefix.is_empty()).then(|| prefix.to_owned()))
                 .set_key_marker(key_marker.take())
                 .set_upload_id_marker(upload_id_marker.take())
                 .send(),
@@ -48,7 +50,12 @@ pub(super) async fn list_incomplete_uploads(target: &Target) -> Listing {
             }
             Err(timeout) => return Listing::Failed(timeout.diagnosis(target.context())),
         };
-        uploads.extend(page.uploads().iter().map(|u| {
+        // Filtered here too: a store that ignored the prefix must not make `clean` abort other data's uploads.
+        let in_scope = page
+            .uploads()
+            .iter()
+            .filter(|u| u.key().is_some_and(|key| key.starts_with(prefix)));
+        uploads.extend(in_scope.map(|u| {
             Incomplete {
                 key: u.key().unwrap_or_default().to_owned(),
                 upload_id: u.upload_id().unwrap_or_default().to_owned(),

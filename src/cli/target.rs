@@ -47,6 +47,11 @@ impl Target {
         self.config.bucket()
     }
 
+    /// `KEY_PREFIX`: where the server's objects are, and all that `clean` and `check` touch unless told `--all`.
+    pub(super) fn key_prefix(&self) -> &str {
+        &self.config.upload.key_prefix
+    }
+
     /// `uploads on the embedded store at http://127.0.0.1:9400 (data in ./data)`, or the remote equivalent.
     pub(super) fn describe(&self) -> String {
         let bucket = self.bucket();

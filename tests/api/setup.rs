@@ -350,6 +350,7 @@ async fn clean_with_yes_empties_the_bucket_in_batches() {
     let args = CleanArgs {
         delete_bucket: false,
         yes: Some(app.bucket.clone()),
+        ..CleanArgs::default()
     };
 
     // Act
@@ -358,6 +359,10 @@ async fn clean_with_yes_empties_the_bucket_in_batches() {
     // Assert
     assert!(done, "{out}");
     assert!(out.contains("Objects: 1005"), "{out}");
+    assert!(
+        out.contains("Prefix:  none (KEY_PREFIX is empty): the whole bucket"),
+        "{out}"
+    );
     assert!(out.contains("1005 object(s) deleted"), "{out}");
     let listed = app
         .s3
@@ -379,6 +384,7 @@ async fn clean_refuses_a_wrong_confirmation_and_deletes_nothing() {
     let args = CleanArgs {
         delete_bucket: true,
         yes: Some("some-other-bucket".to_owned()),
+        ..CleanArgs::default()
     };
     let (done, out) = run_clean(config_for(&app, &[]), &args, "").await;
     assert!(!done, "{out}");
@@ -406,6 +412,7 @@ async fn clean_deletes_the_bucket_once_the_name_is_typed() {
     let args = CleanArgs {
         delete_bucket: true,
         yes: None,
+        ..CleanArgs::default()
     };
 
     let (done, out) = run_clean(config_for(&app, &[]), &args, &format!("{}\n", app.bucket)).await;
@@ -435,6 +442,7 @@ async fn clean_in_embedded_mode_needs_the_same_confirmation() {
     let args = CleanArgs {
         delete_bucket: false,
         yes: Some("uploads".to_owned()),
+        ..CleanArgs::default()
     };
     let (done, out) = run_clean(config, &args, "").await;
     assert!(done, "{out}");
