@@ -156,13 +156,14 @@ fn truncate_at_char(s: &mut String, max: usize) {
 }
 
 /// Makes a client's file name safe as the last segment of an object key: only the base name (after the last
-/// `/` or `\`), no control characters, none of the characters S3 advises against in keys, no leading dots (so
-/// no `..` and no hidden names), at most [`MAX_KEY_NAME_BYTES`] bytes with the extension kept. Never empty.
+/// `/` or `\`), no control characters, none of the characters S3 advises against in keys, nothing XML 1.0
+/// cannot carry (see `breaks_listings`), no leading dots (so no `..` and no hidden names), at most
+/// [`MAX_KEY_NAME_BYTES`] bytes with the extension kept. Never empty.
 pub fn sanitize_file_name(original: &str) -> String {
     let base = original.rsplit(['/', '\\']).next().unwrap_or(original);
     let mut name = String::with_capacity(base.len());
     for c in base.chars() {
-        let replaced = if c.is_control() || is_unsafe_in_key(c) {
+        let replaced = if c.is_control() || is_unsafe_in_key(c) || breaks_listings(c) {
             '_'
         } else if c.is_whitespace() {
             ' '
@@ -208,6 +209,14 @@ fn is_unsafe_in_key(c: char) -> bool {
             | '\u{FFFD}'
     ) || ('\u{80}'..='\u{9F}').contains(&c)
         || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// Characters that would make the bucket's listings fail: S3 answers ListObjects in XML 1.0, which cannot carry
+/// U+FFFE and U+FFFF (nor controls, already replaced), so one such key makes every listing of its prefix fail,
+/// and `clean` with it. The other Unicode noncharacters (U+FDD0 to U+FDEF, and the last two code points of every
+/// plane) are allowed by XML 1.0 but discouraged, and stores and XML parsers differ on them: they go too.
+fn breaks_listings(c: char) -> bool {
+    ('\u{FDD0}'..='\u{FDEF}').contains(&c) || (u32::from(c) & 0xFFFE) == 0xFFFE
 }
 
 fn shorten_keeping_extension(name: &str, max: usize) -> String {
@@ -351,6 +360,45 @@ mod tests {
         assert_eq!(sanitize_file_name(KOREAN), KOREAN);
     }
 
+    /// XML 1.0's `Char` production, minus what it discourages (noncharacters, C1 controls): what a listing can
+    /// carry. Written from the specification, independently of [`breaks_listings`].
+    fn listable(c: char) -> bool {
+        let c = u32::from(c);
+        let char =
+            matches!(c, 0x9 | 0xA | 0xD | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF);
+        let discouraged =
+            matches!(c, 0x7F..=0x84 | 0x86..=0x9F | 0xFDD0..=0xFDEF) || c & 0xFFFE == 0xFFFE;
+        char && !discouraged
+    }
+
+    #[test]
+    fn noncharacters_are_replaced_so_listings_stay_valid_xml() {
+        assert_eq!(sanitize_file_name("a\u{FFFF}b.png"), "a_b.png");
+        assert_eq!(
+            sanitize_file_name("a\u{FFFE}\u{FDD0}\u{FDEF}b.png"),
+            "a_b.png"
+        );
+        assert_eq!(sanitize_file_name("\u{1FFFE}x\u{10FFFF}.txt"), "_x_.txt");
+        assert_eq!(sanitize_file_name("\u{FFFF}"), "file");
+        // Their neighbours are ordinary characters and stay.
+        assert_eq!(
+            sanitize_file_name("\u{FDCF}\u{FDF0}\u{FFFD}x"),
+            "\u{FDCF}\u{FDF0}_x"
+        );
+        assert_eq!(sanitize_file_name("\u{1FFFD}.png"), "\u{1FFFD}.png");
+        // The exact name still reaches the Content-Disposition header, percent-encoded.
+        assert!(content_disposition("inline", "a\u{FFFF}.png").ends_with("a%EF%BF%BF.png"));
+        for c in [
+            '\u{FDD0}',
+            '\u{FFFE}',
+            '\u{FFFF}',
+            '\u{1FFFF}',
+            '\u{10FFFE}',
+        ] {
+            assert!(!listable(c) && breaks_listings(c), "{c:?}");
+        }
+    }
+
     #[test]
     fn long_names_keep_their_extension_and_char_boundaries() {
         let long = format!("{}.jpeg", "가".repeat(200));
@@ -394,6 +442,13 @@ mod tests {
             b"\xc3",
             "가".as_bytes(),
             "\u{202E}".as_bytes(),
+            "\u{FFFF}".as_bytes(),
+            "\u{FFFE}".as_bytes(),
+            "\u{FDD0}".as_bytes(),
+            "\u{1FFFE}".as_bytes(),
+            "\u{10FFFF}".as_bytes(),
+            b"%EF%BF%BF",
+            b"*=UTF-8''",
             b"filename",
             b"name",
             b"a",
@@ -425,6 +480,7 @@ mod tests {
                 !name.contains(['/', '\\']) && !name.chars().any(char::is_control),
                 "{name:?}"
             );
+            assert!(name.chars().all(listable), "{name:?}");
             let encoded = encode_key(&name);
             assert!(
                 encoded

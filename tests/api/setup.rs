@@ -39,7 +39,7 @@ fn config_from(settings: HashMap<String, String>) -> Config {
     Config::from_lookup(|name| settings.get(name).cloned()).expect("valid configuration")
 }
 
-fn config_for(app: &TestApp, changes: &[(&str, &str)]) -> Config {
+pub(crate) fn config_for(app: &TestApp, changes: &[(&str, &str)]) -> Config {
     let mut settings = settings_for(app);
     for (name, value) in changes {
         settings.insert((*name).to_owned(), (*value).to_owned());
@@ -47,7 +47,7 @@ fn config_for(app: &TestApp, changes: &[(&str, &str)]) -> Config {
     config_from(settings)
 }
 
-async fn run_check(config: Config, args: &CheckArgs) -> (cli::Report, String) {
+pub(crate) async fn run_check(config: Config, args: &CheckArgs) -> (cli::Report, String) {
     let mut out = Vec::new();
     let report = cli::check(config, args, &mut out)
         .await
@@ -55,7 +55,7 @@ async fn run_check(config: Config, args: &CheckArgs) -> (cli::Report, String) {
     (report, String::from_utf8(out).expect("UTF-8 output"))
 }
 
-async fn run_clean(config: Config, args: &CleanArgs, input: &str) -> (bool, String) {
+pub(crate) async fn run_clean(config: Config, args: &CleanArgs, input: &str) -> (bool, String) {
     let mut out = Vec::new();
     let mut input = input.as_bytes();
     let done = cli::clean(config, args, &mut input, &mut out)
@@ -71,7 +71,7 @@ fn status(report: &cli::Report, step: &str) -> Status {
         .status
 }
 
-async fn put(app: &TestApp, key: &str) {
+pub(crate) async fn put(app: &TestApp, key: &str) {
     app.s3
         .put_object()
         .bucket(&app.bucket)
@@ -350,6 +350,7 @@ async fn clean_with_yes_empties_the_bucket_in_batches() {
     let args = CleanArgs {
         delete_bucket: false,
         yes: Some(app.bucket.clone()),
+        ..CleanArgs::default()
     };
 
     // Act
@@ -358,6 +359,10 @@ async fn clean_with_yes_empties_the_bucket_in_batches() {
     // Assert
     assert!(done, "{out}");
     assert!(out.contains("Objects: 1005"), "{out}");
+    assert!(
+        out.contains("Prefix:  none (KEY_PREFIX is empty): the whole bucket"),
+        "{out}"
+    );
     assert!(out.contains("1005 object(s) deleted"), "{out}");
     let listed = app
         .s3
@@ -379,6 +384,7 @@ async fn clean_refuses_a_wrong_confirmation_and_deletes_nothing() {
     let args = CleanArgs {
         delete_bucket: true,
         yes: Some("some-other-bucket".to_owned()),
+        ..CleanArgs::default()
     };
     let (done, out) = run_clean(config_for(&app, &[]), &args, "").await;
     assert!(!done, "{out}");
@@ -406,6 +412,7 @@ async fn clean_deletes_the_bucket_once_the_name_is_typed() {
     let args = CleanArgs {
         delete_bucket: true,
         yes: None,
+        ..CleanArgs::default()
     };
 
     let (done, out) = run_clean(config_for(&app, &[]), &args, &format!("{}\n", app.bucket)).await;
@@ -435,6 +442,7 @@ async fn clean_in_embedded_mode_needs_the_same_confirmation() {
     let args = CleanArgs {
         delete_bucket: false,
         yes: Some("uploads".to_owned()),
+        ..CleanArgs::default()
     };
     let (done, out) = run_clean(config, &args, "").await;
     assert!(done, "{out}");

@@ -333,7 +333,7 @@ async fn start_file(
             });
         }
     }
-    let content_type = content_type::detect(&head, &originalname, Some(&mimetype));
+    let content_type = content_type::detect(&head, &originalname);
     let content_disposition =
         naming::content_disposition(content_type::disposition_for(&content_type), &originalname);
     let spec = ObjectSpec {

@@ -1,0 +1,385 @@
+//! `clean`: the course's last step, emptying the bucket (and deleting it) after confirmation.
+//!
+//! It stays within `KEY_PREFIX` unless told `--all`: a bucket may hold other data beside the server's objects,
+//! and deleting it is not the server's to do. Deleting the bucket itself needs `--all` when a prefix is set, for
+//! the same reason.
+
+use std::io::{BufRead, Write};
+
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+
+use crate::config::Config;
+use crate::error::AppError;
+
+use super::diagnose::{Diagnosis, diagnose_app_error, diagnose_sdk};
+use super::multipart::{Incomplete, Listing, abort_uploads, list_incomplete_uploads};
+use super::target::Target;
+use super::{CleanArgs, Printer, Report, Status, steps, timed};
+
+/// `clean`: shows what would be deleted, asks for the bucket's name (or takes `--yes <bucket>`), then deletes
+/// every object under `KEY_PREFIX` (the whole bucket with `--all` or no prefix), aborts the incomplete multipart
+/// uploads there and, with `--delete-bucket`, deletes the bucket. Returns whether everything asked for was done;
+/// only a broken writer is an `Err`.
+pub async fn clean(
+    config: Config,
+    args: &CleanArgs,
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
+) -> anyhow::Result<bool> {
+    let mut p = Printer {
+        out,
+        report: Report::default(),
+    };
+    let key_prefix = config.upload.key_prefix.clone();
+    let prefix = if args.all { "" } else { key_prefix.as_str() };
+    if args.delete_bucket && !prefix.is_empty() {
+        // Refused before the store is even opened: nothing is deleted, not even the objects under the prefix.
+        p.line(format_args!(
+            "✗ --delete-bucket deletes the whole bucket, but KEY_PREFIX is `{prefix}` and clean empties only \
+             that prefix: nothing was deleted. Add --all to empty the whole bucket (other data in it included) \
+             and delete it, or leave out --delete-bucket to empty only `{prefix}`"
+        ))?;
+        return Ok(false);
+    }
+    let target = match Target::open(&config).await {
+        Ok(target) => target,
+        Err(diagnosis) => {
+            p.failed(steps::STORE, diagnosis)?;
+            return Ok(false);
+        }
+    };
+    let bucket = target.bucket().to_owned();
+    match timed(target.client().head_bucket().bucket(&bucket).send()).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(err)) => {
+            p.failed(
+                steps::BUCKET,
+                diagnose_sdk("HeadBucket", err, target.context()),
+            )?;
+            return Ok(false);
+        }
+        Err(timeout) => {
+            p.failed(steps::BUCKET, timeout.diagnosis(target.context()))?;
+            return Ok(false);
+        }
+    }
+    let (count, bytes) = match count_objects(&target, prefix).await {
+        Ok(counted) => counted,
+        Err(diagnosis) => {
+            p.failed("list objects", diagnosis)?;
+            return Ok(false);
+        }
+    };
+    let incomplete = list_incomplete_uploads(&target, prefix).await;
+
+    p.line(format_args!("Bucket:  {bucket}"))?;
+    p.line(format_args!("Where:   {}", target.describe()))?;
+    p.line(format_args!(
+        "Prefix:  {}",
+        describe_prefix(prefix, &key_prefix)
+    ))?;
+    p.line(format_args!("Objects: {count} ({bytes} bytes)"))?;
+    p.line(format_args!(
+        "Incomplete multipart uploads: {}",
+        match &incomplete {
+            Listing::Found(uploads) => uploads.len().to_string(),
+            Listing::Unsupported => "not supported by this store".to_owned(),
+            Listing::Failed(diagnosis) => format!("cannot list ({})", diagnosis.detail),
+        }
+    ))?;
+    let what = if prefix.is_empty() {
+        format!("every object in `{bucket}` and its incomplete multipart uploads")
+    } else {
+        format!(
+            "every object under `{prefix}` in `{bucket}` and the incomplete multipart uploads there, and \
+             nothing outside `{prefix}`"
+        )
+    };
+    let then = if args.delete_bucket {
+        ", then the bucket itself"
+    } else {
+        ""
+    };
+    p.line(format_args!(
+        "This deletes {what}{then}. It cannot be undone."
+    ))?;
+
+    let answer = match &args.yes {
+        Some(name) => name.clone(),
+        None => {
+            write!(p.out, "Type the bucket name to confirm: ")?;
+            p.out.flush()?;
+            let mut line = String::new();
+            if input.read_line(&mut line)? == 0 {
+                p.line("✗ no confirmation (no input): nothing was deleted; scripts pass --yes <bucket>")?;
+                return Ok(false);
+            }
+            line.trim().to_owned()
+        }
+    };
+    if answer != bucket {
+        p.line(format_args!(
+            "✗ not confirmed: `{answer}` is not the configured bucket `{bucket}`; nothing was deleted"
+        ))?;
+        return Ok(false);
+    }
+
+    let mut ok = true;
+    let scope = if prefix.is_empty() {
+        String::new()
+    } else {
+        format!(" under `{prefix}`")
+    };
+    match delete_objects(&target, prefix).await {
+        Ok(deleted) => p.step(
+            "objects deleted",
+            Status::Pass,
+            format!("{deleted} object(s) deleted{scope}"),
+            None,
+        )?,
+        Err((deleted, diagnosis)) => {
+            ok = false;
+            p.step(
+                "objects deleted",
+                Status::Fail,
+                format!("{deleted} object(s) deleted, then: {}", diagnosis.detail),
+                Some(diagnosis.hint),
+            )?;
+        }
+    }
+    match incomplete {
+        Listing::Found(uploads) => {
+            let all: Vec<&Incomplete> = uploads.iter().collect();
+            let (aborted, failures) = abort_uploads(&target, &all).await;
+            match failures.into_iter().next() {
+                None => p.step(
+                    steps::MULTIPART,
+                    Status::Pass,
+                    format!("{aborted} aborted{scope}"),
+                    None,
+                )?,
+                Some(diagnosis) => {
+                    ok = false;
+                    p.failed(steps::MULTIPART, diagnosis)?;
+                }
+            }
+        }
+        Listing::Unsupported => p.step(
+            steps::MULTIPART,
+            Status::Unsupported,
+            "not supported by this store",
+            None,
+        )?,
+        Listing::Failed(diagnosis) => {
+            ok = false;
+            p.failed(steps::MULTIPART, diagnosis)?;
+        }
+    }
+    if args.delete_bucket {
+        if !ok {
+            p.step(
+                "bucket deleted",
+                Status::Skipped,
+                "not deleted: the bucket could not be emptied",
+                None,
+            )?;
+            return Ok(false);
+        }
+        match timed(target.client().delete_bucket().bucket(&bucket).send()).await {
+            Ok(Ok(_)) => p.step(
+                "bucket deleted",
+                Status::Pass,
+                format!("`{bucket}` deleted"),
+                None,
+            )?,
+            Ok(Err(err)) => {
+                ok = false;
+                let not_empty = err.code() == Some("BucketNotEmpty");
+                let mut diagnosis = diagnose_sdk("DeleteBucket", err, target.context());
+                if not_empty {
+                    diagnosis.hint = "objects remain: a versioned bucket keeps old versions of deleted objects; \
+                                      empty it in the S3 console (Empty), then run clean again"
+                        .to_owned();
+                }
+                p.failed("bucket deleted", diagnosis)?;
+            }
+            Err(timeout) => {
+                ok = false;
+                p.failed("bucket deleted", timeout.diagnosis(target.context()))?;
+            }
+        }
+    }
+    Ok(ok)
+}
+
+/// The summary's `Prefix:` line: what is being emptied, and what is not.
+fn describe_prefix(prefix: &str, key_prefix: &str) -> String {
+    match (prefix, key_prefix) {
+        ("", "") => "none (KEY_PREFIX is empty): the whole bucket".to_owned(),
+        ("", key_prefix) => {
+            format!("none (--all): the whole bucket, not only KEY_PREFIX `{key_prefix}`")
+        }
+        // The server's keys are `<prefix><uuid>/…`; without a `/`, other keys may start with the same letters.
+        (prefix, _) if !prefix.ends_with('/') => format!(
+            "`{prefix}` (KEY_PREFIX, no trailing `/`): every key that starts with it, `{prefix}-old/…` \
+             included; objects outside it are kept (--all cleans the whole bucket)"
+        ),
+        (prefix, _) => format!(
+            "`{prefix}` (KEY_PREFIX): objects outside it are kept (--all cleans the whole bucket)"
+        ),
+    }
+}
+
+/// How many objects start with `prefix`, and their bytes.
+async fn count_objects(target: &Target, prefix: &str) -> Result<(u64, u64), Diagnosis> {
+    let (mut count, mut bytes) = (0u64, 0u64);
+    let mut token = None;
+    loop {
+        let page = timed(
+            target
+                .client()
+                .list_objects_v2()
+                .bucket(target.bucket())
+                .set_prefix(list_prefix(prefix))
+                .set_continuation_token(token.take())
+                .send(),
+        )
+        .await;
+        let page = match page {
+            Ok(Ok(page)) => page,
+            Ok(Err(err)) => return Err(diagnose_sdk("ListObjectsV2", err, target.context())),
+            Err(timeout) => return Err(timeout.diagnosis(target.context())),
+        };
+        for object in page
+            .contents()
+            .iter()
+            .filter(|o| o.key().is_some_and(|key| key.starts_with(prefix)))
+        {
+            count += 1;
+            bytes += object.size().map_or(0, |s| u64::try_from(s).unwrap_or(0));
+        }
+        token = page.next_continuation_token().map(str::to_owned);
+        if page.is_truncated() != Some(true) || token.is_none() {
+            return Ok((count, bytes));
+        }
+    }
+}
+
+/// Deletes every object that starts with `prefix`, 1,000 (one listing page, one DeleteObjects) at a time. On
+/// failure, returns how many were deleted before it.
+async fn delete_objects(target: &Target, prefix: &str) -> Result<u64, (u64, Diagnosis)> {
+    let mut deleted = 0u64;
+    let mut token = None;
+    loop {
+        let page = timed(
+            target
+                .client()
+                .list_objects_v2()
+                .bucket(target.bucket())
+                .max_keys(1000)
+                .set_prefix(list_prefix(prefix))
+                .set_continuation_token(token.take())
+                .send(),
+        )
+        .await;
+        let page = match page {
+            Ok(Ok(page)) => page,
+            Ok(Err(err)) => {
+                return Err((
+                    deleted,
+                    diagnose_sdk("ListObjectsV2", err, target.context()),
+                ));
+            }
+            Err(timeout) => return Err((deleted, timeout.diagnosis(target.context()))),
+        };
+        let objects: Vec<ObjectIdentifier> = page
+            .contents()
+            .iter()
+            .filter_map(|o| o.key())
+            // Checked here too: a store that ignored the prefix must not make `clean` delete other data.
+            .filter(|key| key.starts_with(prefix))
+            .filter_map(|key| ObjectIdentifier::builder().key(key).build().ok())
+            .collect();
+        if !objects.is_empty() {
+            let batch = objects.len() as u64;
+            let delete = Delete::builder()
+                .set_objects(Some(objects))
+                .quiet(true)
+                .build()
+                .map_err(|err| {
+                    (
+                        deleted,
+                        Diagnosis {
+                            detail: format!("cannot build DeleteObjects: {err}"),
+                            hint: "this is a bug; please report it".to_owned(),
+                        },
+                    )
+                })?;
+            let result = timed(
+                target
+                    .client()
+                    .delete_objects()
+                    .bucket(target.bucket())
+                    .delete(delete)
+                    .send(),
+            )
+            .await;
+            match result {
+                Ok(Ok(output)) => {
+                    let errors = output.errors();
+                    deleted += batch - errors.len() as u64;
+                    if let Some(first) = errors.first() {
+                        let error = AppError::StoreRejected {
+                            operation: "DeleteObjects",
+                            code: first.code().unwrap_or("Unknown").to_owned(),
+                            detail: first.message().unwrap_or_default().to_owned(),
+                        };
+                        let mut diagnosis =
+                            diagnose_app_error(&error, "DeleteObjects", target.context());
+                        diagnosis.detail = format!(
+                            "{} object(s) not deleted, e.g. `{}`: {}",
+                            errors.len(),
+                            first.key().unwrap_or_default(),
+                            diagnosis.detail
+                        );
+                        return Err((deleted, diagnosis));
+                    }
+                }
+                Ok(Err(err)) => {
+                    return Err((
+                        deleted,
+                        diagnose_sdk("DeleteObjects", err, target.context()),
+                    ));
+                }
+                Err(timeout) => return Err((deleted, timeout.diagnosis(target.context()))),
+            }
+        }
+        token = page.next_continuation_token().map(str::to_owned);
+        if page.is_truncated() != Some(true) || token.is_none() {
+            return Ok(deleted);
+        }
+    }
+}
+
+/// ListObjectsV2's `prefix`: none for the whole bucket.
+fn list_prefix(prefix: &str) -> Option<String> {
+    (!prefix.is_empty()).then(|| prefix.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_says_what_is_emptied_and_what_is_kept() {
+        assert!(describe_prefix("", "").contains("the whole bucket"));
+        assert!(describe_prefix("", "uploads/").contains("not only KEY_PREFIX `uploads/`"));
+        let scoped = describe_prefix("uploads/", "uploads/");
+        assert!(scoped.starts_with("`uploads/` (KEY_PREFIX)"), "{scoped}");
+        assert!(scoped.contains("outside it are kept"), "{scoped}");
+        // A prefix without `/` also covers keys that merely start with the same letters: say so.
+        let loose = describe_prefix("uploads", "uploads");
+        assert!(loose.contains("`uploads-old/…` included"), "{loose}");
+    }
+}
