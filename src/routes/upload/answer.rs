@@ -29,7 +29,7 @@ pub struct UploadedFile {
     pub bucket: String,
     pub key: String,
     pub acl: Option<String>,
-    /// The type the object was stored with (from its bytes, then its name, then the claim).
+    /// The type the object was stored with (from its bytes, then its name; never the client's claim).
     pub content_type: String,
     pub content_disposition: String,
     pub content_encoding: Option<String>,
