@@ -45,6 +45,9 @@ const HTTP2_MAX_HEADER_LIST: u32 = 16 * 1024;
 const HTTP2_PING_INTERVAL: Duration = Duration::from_secs(30);
 const HTTP2_PING_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// How long, after the clean-up, the cancelled requests' answers may take to be written.
+const ANSWERS_SENT: Duration = Duration::from_secs(2);
+
 /// Serves `router` on `listener` until `shutdown` completes, then shuts down as the module says.
 pub(crate) async fn serve(
     listener: TcpListener,
@@ -124,6 +127,9 @@ pub(crate) async fn serve(
         open_connections.spawn(async move {
             let mut connection = std::pin::pin!(connection);
             let mut closing = false;
+            // An idle connection asked to close that does not (an HTTP/2 peer that never answers the GOAWAY's
+            // ping) is dropped after another `idle`.
+            let mut give_up: Option<tokio::time::Instant> = None;
             loop {
                 tokio::select! {
                     ended = connection.as_mut() => {
@@ -141,6 +147,13 @@ pub(crate) async fn serve(
                         tracing::debug!("closing an idle connection");
                         connection.as_mut().graceful_shutdown();
                         closing = true;
+                        give_up = Some(tokio::time::Instant::now() + idle);
+                    }
+                    () = sleep_until_some(give_up) => {
+                        if activity.in_flight.load(Ordering::Acquire) == 0 {
+                            break;
+                        }
+                        give_up = None;
                     }
                 }
             }
@@ -180,10 +193,10 @@ async fn stop(config: &Config, lifecycle: &Lifecycle, connections: TaskTracker) 
     );
     lifecycle.cancel();
     let started = Instant::now();
-    if tokio::time::timeout(cleanup, lifecycle.finished())
-        .await
-        .is_ok()
-    {
+    let cleaned = tokio::time::timeout(cleanup, lifecycle.finished()).await;
+    // The cancelled requests' answers (503 SHUTTING_DOWN) are on their way to their clients: let them go.
+    let _ = tokio::time::timeout(ANSWERS_SENT, connections.wait()).await;
+    if cleaned.is_ok() {
         tracing::info!(
             cancelled = running,
             cleanup_ms = started.elapsed().as_millis() as u64,
@@ -202,6 +215,14 @@ async fn stop(config: &Config, lifecycle: &Lifecycle, connections: TaskTracker) 
          (`s3-upload-server check --abort-incomplete` aborts old multipart uploads, a lifecycle rule does it \
          by itself)"
     );
+}
+
+/// Sleeps until `at`, or forever when there is none.
+async fn sleep_until_some(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// When a connection's last request started or ended, and how many are in flight. Bytes alone do not count

@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
@@ -12,16 +12,19 @@ use reqwest::multipart::Form;
 
 use crate::helpers::{file_part, pattern};
 
-struct ServerProcess {
-    child: Child,
-    url: String,
-    store: String,
-    _dir: tempfile::TempDir,
+pub(crate) struct ServerProcess {
+    pub(crate) child: Child,
+    pub(crate) url: String,
+    pub(crate) store: String,
+    /// Every line the server logged so far.
+    pub(crate) logs: Arc<Mutex<Vec<String>>>,
+    pub(crate) dir: tempfile::TempDir,
 }
 
 impl ServerProcess {
     /// Starts the binary on free ports, in an empty folder (so no `.env` is read), and waits for its address.
-    fn start(settings: &[(&str, &str)]) -> Self {
+    /// Logs are JSON unless `settings` say otherwise.
+    pub(crate) fn start(settings: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temporary folder");
         let mut command = Command::new(env!("CARGO_BIN_EXE_s3-upload-server"));
         command
@@ -42,41 +45,90 @@ impl ServerProcess {
         let mut child = command.spawn().expect("start the server binary");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
+        let logs = Arc::new(Mutex::new(Vec::new()));
         let (mut url, mut store) = (None, None);
         for line in lines.by_ref() {
             let line = line.expect("a log line");
-            let log: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-            if let Some(endpoint) = log["endpoint"].as_str() {
-                store = Some(endpoint.to_owned());
-            }
-            if let Some(message) = log["message"].as_str()
-                && message.contains("listening")
-                && let Some(at) = message.find("http://127.0.0.1:")
+            logs.lock().expect("logs").push(line.clone());
+            // JSON (`"endpoint":"http://…"`) or text (`endpoint=http://…`) logs.
+            if store.is_none()
+                && let Some(at) = line.find("endpoint").map(|i| i + "endpoint".len())
+                && let Some(start) = line[at..].find("http://").map(|i| at + i)
             {
-                let rest = &message[at..];
-                let end = rest.find('/').map_or(rest.len(), |i| {
-                    rest[i + 2..].find('/').map_or(rest.len(), |j| i + 2 + j)
-                });
-                url = Some(rest[..end].to_owned());
+                let end = line[start..]
+                    .find(|c: char| c == '"' || c.is_whitespace())
+                    .map_or(line.len(), |i| start + i);
+                store = Some(line[start..end].to_owned());
+            }
+            if line.contains("listening")
+                && let Some(at) = line.find("http://127.0.0.1:")
+            {
+                let rest = &line[at + "http://".len()..];
+                let end = rest
+                    .find(|c: char| c != '.' && c != ':' && !c.is_ascii_digit())
+                    .unwrap_or(rest.len());
+                url = Some(format!("http://{}", &rest[..end]));
                 break;
             }
         }
-        // Keep draining the logs so the child never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        // Keep reading the logs so the child never blocks on a full pipe.
+        let kept = Arc::clone(&logs);
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                kept.lock().expect("logs").push(line);
+            }
+        });
         Self {
             child,
             url: url.expect("the server printed its address"),
             store: store.expect("the server printed its store endpoint"),
-            _dir: dir,
+            logs,
+            dir,
         }
     }
 
-    fn pid(&self) -> u32 {
+    /// The lines logged so far that contain `text`.
+    pub(crate) fn logged(&self, text: &str) -> Vec<String> {
+        self.logs
+            .lock()
+            .expect("logs")
+            .iter()
+            .filter(|line| line.contains(text))
+            .cloned()
+            .collect()
+    }
+
+    /// Sends SIGTERM, as a service manager does.
+    pub(crate) fn terminate(&self) {
+        let killed = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .expect("kill");
+        assert!(killed.success());
+    }
+
+    /// Waits for the process to exit, for at most `limit`; returns how long it took.
+    pub(crate) async fn exited_within(&mut self, limit: Duration) -> Duration {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                assert!(status.success(), "exit status {status}");
+                return start.elapsed();
+            }
+            assert!(
+                start.elapsed() < limit,
+                "the server did not exit within {limit:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// A field of /proc/<pid>/status, in KiB (VmRSS, VmHWM).
-    fn status_kib(&self, field: &str) -> u64 {
+    pub(crate) fn status_kib(&self, field: &str) -> u64 {
         let status =
             std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("/proc status");
         status
@@ -92,7 +144,7 @@ impl ServerProcess {
             .expect("the field is in /proc status")
     }
 
-    fn s3(&self) -> aws_sdk_s3::Client {
+    pub(crate) fn s3(&self) -> aws_sdk_s3::Client {
         let config = aws_sdk_s3::config::Builder::new()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("ap-northeast-2"))
@@ -134,11 +186,7 @@ async fn sigterm_during_an_upload_lets_it_finish_and_refuses_new_connections() {
     tx.send(Ok(pattern(64 * 1024))).await.expect("first half");
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &server.pid().to_string()])
-        .status()
-        .expect("kill");
-    assert!(killed.success());
+    server.terminate();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let fresh = reqwest::Client::new()
         .get(format!("{}/health", server.url))
@@ -159,18 +207,7 @@ async fn sigterm_during_an_upload_lets_it_finish_and_refuses_new_connections() {
     let files: serde_json::Value = response.json().await.expect("json");
     assert_eq!(files[0]["size"], 128 * 1024);
 
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = server.child.try_wait().expect("wait") {
-            break status;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the server did not exit after SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    assert!(status.success(), "exit status {status}");
+    server.exited_within(Duration::from_secs(10)).await;
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -296,7 +333,7 @@ async fn soak_mixed_uploads_match_the_bucket_and_memory_returns_near_idle() {
     }
     // Every object in the bucket was answered 200, and nothing else is there.
     assert_eq!(stored.len(), answered_200);
-    let pending = std::fs::read_dir(store._dir.path().join("store"))
+    let pending = std::fs::read_dir(store.dir.path().join("store"))
         .expect("store folder")
         .filter_map(Result::ok)
         .filter(|e| e.file_name().to_string_lossy().starts_with(".upload"))

@@ -33,7 +33,7 @@ use crate::storage::upload::{InFlight, ObjectSpec};
 
 use answer::describe;
 pub use answer::{UploadedFile, object_key};
-use body::{BodyLimits, Counts, SharedBody};
+use body::{BodyLimits, Counts, MAX_PART_HEADER_BYTES, SharedBody};
 
 /// The longest field name accepted (multer's `LIMIT_FIELD_KEY` default).
 const MAX_FIELD_NAME_BYTES: usize = 100;
@@ -200,6 +200,18 @@ async fn read_parts(
     let (mut parts, mut fields) = (0usize, 0usize);
     while let Some(mut field) = multipart.next_field().await.map_err(map_multer)? {
         counts.field_started();
+        // Headers that arrived whole in one read never crossed the streaming bound: measure them too.
+        let header_bytes: usize = field
+            .headers()
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len() + 4)
+            .sum();
+        if header_bytes as u64 > MAX_PART_HEADER_BYTES {
+            return Err(AppError::PartHeadersTooLarge {
+                limit: MAX_PART_HEADER_BYTES,
+            }
+            .into());
+        }
         parts += 1;
         if parts > limits.max_parts {
             return Err(AppError::TooManyParts {

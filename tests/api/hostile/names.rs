@@ -67,3 +67,47 @@ async fn noncharacters_in_names_leave_the_bucket_listable_and_cleanable() {
     assert!(out.contains("3 object(s) deleted"), "{out}");
     app.assert_bucket_holds(0).await;
 }
+
+/// A browser sends CR/LF in a file name as `%0D`/`%0A`, which the server decodes: a rejected upload's log line
+/// carried the name raw, so a name could forge a line of the text log.
+#[tokio::test]
+async fn a_file_name_cannot_forge_a_log_line() {
+    let server = crate::process::ServerProcess::start(&[
+        ("LOG_FORMAT", "text"),
+        ("NO_COLOR", "1"),
+        ("MAX_FILE_SIZE", "10"),
+    ]);
+    let forged = "FORGED  INFO s3_upload_server: stored key=evil";
+    let name = format!("a.png%0A{forged}");
+    let body = format!(
+        "--x\r\nContent-Disposition: form-data; name=\"photos\"; filename=\"{name}\"\r\n\r\n\
+         more than ten bytes\r\n--x--\r\n"
+    );
+    let response = reqwest::Client::new()
+        .post(format!("{}/upload", server.url))
+        .header("content-type", "multipart/form-data; boundary=x")
+        .body(body)
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(response.status(), 413);
+    let answer: Value = response.json().await.expect("json");
+    assert_eq!(answer["error"]["file"], format!("a.png\n{forged}"));
+
+    let mut logged = Vec::new();
+    for _ in 0..50 {
+        logged = server.logged("FORGED");
+        if !logged.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    assert!(logged[0].contains("upload rejected"), "{}", logged[0]);
+    assert!(
+        logged[0].contains("a.png\\nFORGED"),
+        "the newline is escaped: {}",
+        logged[0]
+    );
+    assert!(!logged.iter().any(|line| line.starts_with("FORGED")));
+}
