@@ -19,7 +19,11 @@ use tokio::task::JoinHandle;
 
 use crate::config::EmbeddedConfig;
 
+mod completion;
+mod multipart;
 mod store;
+#[cfg(test)]
+mod tests;
 
 use store::Store;
 
