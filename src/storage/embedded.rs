@@ -20,11 +20,14 @@ use tokio::task::JoinHandle;
 use crate::config::EmbeddedConfig;
 
 mod completion;
+mod keys;
 mod multipart;
+mod reads;
 mod store;
 #[cfg(test)]
 mod tests;
 
+pub use keys::max_key_len;
 use store::Store;
 
 /// A running embedded store. Dropping it stops accepting connections.
@@ -107,6 +110,8 @@ struct PublicRead;
 #[async_trait::async_trait]
 impl S3Access for PublicRead {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        // Before anything else, anonymous or not: a key beside the bucket never reaches s3s-fs.
+        keys::check_path(cx.s3_path())?;
         if cx.credentials().is_some() {
             return Ok(());
         }

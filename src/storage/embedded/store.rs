@@ -1,5 +1,6 @@
-//! The embedded store's S3 implementation: s3s-fs behind a wrapper. Multipart uploads are handled here
-//! ([`super::multipart`]); every other operation is s3s-fs's.
+//! The embedded store's S3 implementation: s3s-fs behind a wrapper. Every bucket name and key is checked first
+//! ([`super::keys`]); reads and listings get the answers s3s-fs would get wrong ([`super::reads`]); multipart
+//! uploads are written in place ([`super::multipart`]); the rest is s3s-fs's.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -10,7 +11,9 @@ use std::sync::{Arc, Mutex};
 use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result};
 
+use super::keys::{KeyUse, check_bucket, check_key};
 use super::multipart::UploadRecord;
+use super::reads::{check_listing, keep_reachable};
 
 /// The embedded store's S3 implementation: s3s-fs, with multipart uploads written once.
 pub(crate) struct Store {
@@ -40,9 +43,9 @@ impl Store {
     }
 }
 
-/// Forwards S3 operations to s3s-fs unchanged.
-macro_rules! delegate {
-    ($($op:ident: $input:ident => $output:ident),* $(,)?) => {
+/// Forwards S3 operations to s3s-fs once `check` accepts their input.
+macro_rules! checked {
+    ($($op:ident: $input:ident => $output:ident, |$i:ident| $check:expr;)*) => {
         $(
             // Written as `#[async_trait]` expands a method: the attribute does not look inside macros.
             fn $op<'life0, 'async_trait>(
@@ -53,37 +56,100 @@ macro_rules! delegate {
                 'life0: 'async_trait,
                 Self: 'async_trait,
             {
-                self.inner.$op(req)
+                let check = |$i: &$input| -> S3Result<()> { $check };
+                let checked = check(&req.input);
+                match checked {
+                    Ok(()) => self.inner.$op(req),
+                    Err(err) => Box::pin(std::future::ready(Err(err))),
+                }
             }
         )*
     };
 }
 
+/// The source of a copy, when it names a bucket and key (s3s-fs answers the other forms `NotImplemented`).
+fn check_copy_source(source: &CopySource) -> S3Result<()> {
+    match source {
+        CopySource::Bucket { bucket, key, .. } => check_key(bucket, key, KeyUse::Read),
+        _ => Ok(()),
+    }
+}
+
 #[async_trait::async_trait]
 impl S3 for Store {
-    delegate! {
-        create_bucket: CreateBucketInput => CreateBucketOutput,
-        copy_object: CopyObjectInput => CopyObjectOutput,
-        delete_bucket: DeleteBucketInput => DeleteBucketOutput,
-        delete_object: DeleteObjectInput => DeleteObjectOutput,
-        delete_objects: DeleteObjectsInput => DeleteObjectsOutput,
-        get_bucket_location: GetBucketLocationInput => GetBucketLocationOutput,
-        get_object: GetObjectInput => GetObjectOutput,
-        head_bucket: HeadBucketInput => HeadBucketOutput,
-        head_object: HeadObjectInput => HeadObjectOutput,
-        list_buckets: ListBucketsInput => ListBucketsOutput,
-        list_objects: ListObjectsInput => ListObjectsOutput,
-        list_objects_v2: ListObjectsV2Input => ListObjectsV2Output,
-        put_object: PutObjectInput => PutObjectOutput,
+    checked! {
+        create_bucket: CreateBucketInput => CreateBucketOutput, |i| check_bucket(&i.bucket);
+        delete_bucket: DeleteBucketInput => DeleteBucketOutput, |i| check_bucket(&i.bucket);
+        get_bucket_location: GetBucketLocationInput => GetBucketLocationOutput, |i| check_bucket(&i.bucket);
+        head_bucket: HeadBucketInput => HeadBucketOutput, |i| check_bucket(&i.bucket);
+        list_buckets: ListBucketsInput => ListBucketsOutput, |_i| Ok(());
+        copy_object: CopyObjectInput => CopyObjectOutput, |i| check_copy_source(&i.copy_source)
+            .and_then(|()| check_key(&i.bucket, &i.key, KeyUse::Write));
+        delete_object: DeleteObjectInput => DeleteObjectOutput, |i| check_key(&i.bucket, &i.key, KeyUse::Read);
+        delete_objects: DeleteObjectsInput => DeleteObjectsOutput, |i| i
+            .delete
+            .objects
+            .iter()
+            .try_for_each(|object| check_key(&i.bucket, &object.key, KeyUse::Read));
+        put_object: PutObjectInput => PutObjectOutput, |i| check_key(&i.bucket, &i.key, KeyUse::Write);
         create_multipart_upload: CreateMultipartUploadInput => CreateMultipartUploadOutput,
+            |i| check_key(&i.bucket, &i.key, KeyUse::Write);
         // Lists s3s-fs's part files only: staged parts are not listed (nothing here uses ListParts).
-        list_parts: ListPartsInput => ListPartsOutput,
+        list_parts: ListPartsInput => ListPartsOutput, |i| check_key(&i.bucket, &i.key, KeyUse::Write);
+    }
+
+    async fn get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
+        check_key(&req.input.bucket, &req.input.key, KeyUse::Read)?;
+        self.check_not_a_folder(&req.input.bucket, &req.input.key)
+            .await?;
+        self.inner.get_object(req).await
+    }
+
+    async fn head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
+        check_key(&req.input.bucket, &req.input.key, KeyUse::Read)?;
+        self.check_not_a_folder(&req.input.bucket, &req.input.key)
+            .await?;
+        self.inner.head_object(req).await
+    }
+
+    async fn list_objects(
+        &self,
+        req: S3Request<ListObjectsInput>,
+    ) -> S3Result<S3Response<ListObjectsOutput>> {
+        check_listing(&req.input.bucket, req.input.delimiter.as_deref())?;
+        let bucket = req.input.bucket.clone();
+        let mut answer = self.inner.list_objects(req).await?;
+        let output = &mut answer.output;
+        keep_reachable(&bucket, &mut output.contents, &mut output.common_prefixes);
+        Ok(answer)
+    }
+
+    async fn list_objects_v2(
+        &self,
+        req: S3Request<ListObjectsV2Input>,
+    ) -> S3Result<S3Response<ListObjectsV2Output>> {
+        check_listing(&req.input.bucket, req.input.delimiter.as_deref())?;
+        let bucket = req.input.bucket.clone();
+        let mut answer = self.inner.list_objects_v2(req).await?;
+        let output = &mut answer.output;
+        let hidden = keep_reachable(&bucket, &mut output.contents, &mut output.common_prefixes);
+        if let Some(count) = &mut output.key_count {
+            *count = count.saturating_sub(i32::try_from(hidden).unwrap_or(i32::MAX));
+        }
+        Ok(answer)
     }
 
     async fn upload_part(
         &self,
         req: S3Request<UploadPartInput>,
     ) -> S3Result<S3Response<UploadPartOutput>> {
+        check_key(&req.input.bucket, &req.input.key, KeyUse::Write)?;
         self.upload_part_in_place(req).await
     }
 
@@ -91,6 +157,8 @@ impl S3 for Store {
         &self,
         req: S3Request<UploadPartCopyInput>,
     ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        check_copy_source(&req.input.copy_source)?;
+        check_key(&req.input.bucket, &req.input.key, KeyUse::Write)?;
         self.upload_part_copy_recorded(req).await
     }
 
@@ -98,6 +166,7 @@ impl S3 for Store {
         &self,
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        check_key(&req.input.bucket, &req.input.key, KeyUse::Write)?;
         self.complete_in_place(req).await
     }
 
@@ -105,6 +174,7 @@ impl S3 for Store {
         &self,
         req: S3Request<AbortMultipartUploadInput>,
     ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+        check_key(&req.input.bucket, &req.input.key, KeyUse::Write)?;
         self.abort_recorded(req).await
     }
 }

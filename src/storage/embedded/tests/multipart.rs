@@ -23,18 +23,18 @@ struct Upload {
     e_tags: Vec<ETag>,
 }
 
-/// A store with bucket `b` and a multipart upload of `uploads/그림 1.png` with these parts stored, sent in the
+/// A store with bucket `uploads` and a multipart upload of `uploads/그림 1.png` with these parts stored, sent in the
 /// given order of part indexes; with `content_md5`, each part carries a Content-MD5 (so s3s-fs stores it).
 async fn upload_parts_with(parts: Vec<Bytes>, order: &[usize], content_md5: bool) -> Upload {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::new(dir.path()).unwrap();
     let bucket = CreateBucketInput::builder()
-        .bucket("b".to_owned())
+        .bucket("uploads".to_owned())
         .build()
         .unwrap();
     store.create_bucket(request(bucket)).await.unwrap();
     let create = CreateMultipartUploadInput::builder()
-        .bucket("b".to_owned())
+        .bucket("uploads".to_owned())
         .key("uploads/그림 1.png".to_owned())
         .content_type(Some("image/png".to_owned()))
         .content_disposition(Some("inline; filename*=UTF-8''x.png".to_owned()))
@@ -50,7 +50,7 @@ async fn upload_parts_with(parts: Vec<Bytes>, order: &[usize], content_md5: bool
     for &index in order {
         let part = &parts[index];
         let input = UploadPartInput::builder()
-            .bucket("b".to_owned())
+            .bucket("uploads".to_owned())
             .key("uploads/그림 1.png".to_owned())
             .upload_id(upload_id.clone())
             .part_number(i32::try_from(index + 1).unwrap())
@@ -89,7 +89,7 @@ fn expected_e_tag(parts: &[Bytes]) -> String {
 /// The object's bytes, Content-Type and ETag.
 async fn stored(store: &Store) -> (Vec<u8>, Option<String>, Option<ETag>) {
     let get = GetObjectInput::builder()
-        .bucket("b".to_owned())
+        .bucket("uploads".to_owned())
         .key("uploads/그림 1.png".to_owned())
         .build()
         .unwrap();
@@ -112,7 +112,7 @@ async fn complete(
         })
         .collect();
     let input = CompleteMultipartUploadInput::builder()
-        .bucket("b".to_owned())
+        .bucket("uploads".to_owned())
         .key("uploads/그림 1.png".to_owned())
         .upload_id(upload.upload_id.clone())
         .multipart_upload(Some(CompletedMultipartUpload { parts: Some(parts) }))
@@ -141,7 +141,7 @@ async fn completes_without_s3s_fs_and_keeps_bytes_attributes_and_etag() {
     assert_eq!(done.output.e_tag, Some(ETag::Strong(expected.clone())));
 
     let get = GetObjectInput::builder()
-        .bucket("b".to_owned())
+        .bucket("uploads".to_owned())
         .key("uploads/그림 1.png".to_owned())
         .build()
         .unwrap();
@@ -172,7 +172,7 @@ async fn an_etag_that_is_not_the_stored_part_is_invalid_part() {
 
     assert_eq!(*err.code(), s3s::S3ErrorCode::InvalidPart);
     let head = HeadObjectInput::builder()
-        .bucket("b".to_owned())
+        .bucket("uploads".to_owned())
         .key("uploads/그림 1.png".to_owned())
         .build()
         .unwrap();
@@ -194,7 +194,7 @@ async fn uploads_beyond_the_recorded_limit_go_to_s3s_fs_and_recorded_ones_are_ke
     }
     // A new upload now: its parts go to s3s-fs's own files.
     let create = CreateMultipartUploadInput::builder()
-        .bucket("b".to_owned())
+        .bucket("uploads".to_owned())
         .key("late.bin".to_owned())
         .build()
         .unwrap();
@@ -205,7 +205,7 @@ async fn uploads_beyond_the_recorded_limit_go_to_s3s_fs_and_recorded_ones_are_ke
         .unwrap();
     let late_id = late.output.upload_id.unwrap();
     let part = UploadPartInput::builder()
-        .bucket("b".to_owned())
+        .bucket("uploads".to_owned())
         .key("late.bin".to_owned())
         .upload_id(late_id.clone())
         .part_number(1)
@@ -288,7 +288,7 @@ async fn abort_forgets_the_recorded_parts() {
     let upload = upload_parts(vec![pattern(PART, 1)]).await;
     assert_eq!(upload.store.uploads().len(), 1);
     let abort = AbortMultipartUploadInput::builder()
-        .bucket("b".to_owned())
+        .bucket("uploads".to_owned())
         .key("uploads/그림 1.png".to_owned())
         .upload_id(upload.upload_id.clone())
         .build()
