@@ -8,8 +8,6 @@
 use std::net::SocketAddr;
 
 use anyhow::Context as _;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
@@ -23,6 +21,7 @@ mod completion;
 mod keys;
 mod multipart;
 mod reads;
+mod serve;
 mod store;
 #[cfg(test)]
 mod tests;
@@ -30,7 +29,7 @@ mod tests;
 pub use keys::max_key_len;
 use store::Store;
 
-/// A running embedded store. Dropping it stops accepting connections.
+/// A running embedded store. Dropping it stops accepting connections and ends the open ones.
 #[derive(Debug)]
 pub struct EmbeddedStore {
     addr: SocketAddr,
@@ -65,25 +64,7 @@ impl EmbeddedStore {
             )
         })?;
         let addr = listener.local_addr().context("embedded store address")?;
-        let task = tokio::spawn(async move {
-            loop {
-                let (socket, _) = match listener.accept().await {
-                    Ok(conn) => conn,
-                    Err(err) => {
-                        tracing::warn!(error = %err, "embedded store: accept failed");
-                        continue;
-                    }
-                };
-                let _ = socket.set_nodelay(true);
-                let service = service.clone();
-                tokio::spawn(async move {
-                    let conn = ConnBuilder::new(TokioExecutor::new());
-                    if let Err(err) = conn.serve_connection(TokioIo::new(socket), service).await {
-                        tracing::debug!(error = %err, "embedded store: connection ended with an error");
-                    }
-                });
-            }
-        });
+        let task = tokio::spawn(serve::serve(listener, service));
         Ok(Self { addr, task })
     }
 

@@ -16,10 +16,7 @@ const SECRET: &str = "SECRET_TOKEN=do-not-serve-me";
 /// A request written byte for byte, so that no client library resolves `..` or re-encodes the path first.
 /// Returns the status (`None` when the store closed the connection without answering) and the whole answer.
 async fn raw_request(app: &TestApp, method: &str, path: &str) -> (Option<u16>, String) {
-    let endpoint = app
-        .endpoint
-        .as_deref()
-        .expect("the embedded store's endpoint");
+    let endpoint = app.endpoint.as_deref().expect("the embedded store's endpoint");
     let authority = endpoint.trim_start_matches("http://");
     let mut socket = tokio::net::TcpStream::connect(authority)
         .await
@@ -124,12 +121,7 @@ async fn keys_beside_the_bucket_never_read_files_of_the_data_folder() {
 async fn a_dot_dot_key_gets_a_4xx_and_the_store_keeps_serving() {
     let app = spawn_embedded_app_with(&[]).await;
 
-    for path in [
-        "/uploads/..",
-        "/uploads/.",
-        "/uploads/a/..",
-        "/uploads/%2E%2E",
-    ] {
+    for path in ["/uploads/..", "/uploads/.", "/uploads/a/..", "/uploads/%2E%2E"] {
         for method in ["GET", "HEAD"] {
             let (status, answer) = raw_request(&app, method, path).await;
             let status = status.unwrap_or_else(|| panic!("{method} {path}: no answer"));
@@ -212,6 +204,34 @@ async fn keys_the_store_cannot_hold_are_refused_and_nothing_is_written() {
         .await
         .expect("abort");
     assert_eq!(app.keys().await, vec![longest]);
+}
+
+#[tokio::test]
+async fn object_answers_forbid_sniffing_and_scripts() {
+    let app = spawn_embedded_app_with(&[]).await;
+    app.s3
+        .put_object()
+        .bucket(&app.bucket)
+        .key("page.html")
+        .content_type("text/html")
+        .body(ByteStream::from_static(b"<script>alert(document.domain)</script>"))
+        .send()
+        .await
+        .expect("put a page");
+
+    for method in ["GET", "HEAD"] {
+        let (status, answer) = raw_request(&app, method, "/uploads/page.html").await;
+        assert_eq!(status, Some(200), "{answer}");
+        let head = answer.to_ascii_lowercase();
+        assert!(
+            head.contains("\r\nx-content-type-options: nosniff\r\n"),
+            "{method}: {answer}"
+        );
+        assert!(
+            head.contains("\r\ncontent-security-policy: sandbox\r\n"),
+            "{method}: {answer}"
+        );
+    }
 }
 
 #[tokio::test]
