@@ -18,7 +18,9 @@ use tokio::task::JoinHandle;
 use crate::config::EmbeddedConfig;
 
 mod completion;
+mod deletes;
 mod keys;
+mod layout;
 mod multipart;
 mod reads;
 mod serve;

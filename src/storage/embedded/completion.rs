@@ -6,11 +6,10 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use s3s::crypto::{Checksum as _, Md5};
 use s3s::{S3Error, s3_error};
 
+use super::layout::side_file_stem;
 use super::multipart::{MIN_PART_SIZE, UploadRecord, upload_owner};
 
 /// What a completion needs, owned, so that the file work runs on the blocking pool.
@@ -197,12 +196,7 @@ impl Completion {
             return Err(err);
         }
 
-        let encoded = |s: &str| URL_SAFE_NO_PAD.encode(s);
-        let sidecar = format!(
-            ".bucket-{}.object-{}",
-            encoded(&self.bucket),
-            encoded(&self.key)
-        );
+        let sidecar = side_file_stem(&self.bucket, &self.key);
         // The upload's attributes (Content-Type, Content-Disposition, metadata) become the object's.
         let staged = root.join(format!("{sidecar}.upload-{}.metadata.json", plan.upload_id));
         let attributes = root.join(format!("{sidecar}.metadata.json"));

@@ -13,14 +13,14 @@
 use s3s::dto::{CommonPrefix, Object};
 use s3s::{S3Result, s3_error};
 
-use super::keys;
 use super::store::Store;
+use super::{keys, layout};
 
 impl Store {
     /// `NoSuchKey` when the key names a folder rather than an object; the key must have passed
     /// [`keys::check_key`].
     pub(super) async fn check_not_a_folder(&self, bucket: &str, key: &str) -> S3Result<()> {
-        let path = self.root.join(bucket).join(key);
+        let path = layout::object_path(&self.root, bucket, key);
         match tokio::fs::metadata(&path).await {
             Ok(meta) if meta.is_dir() => Err(s3_error!(NoSuchKey)),
             _ => Ok(()),

@@ -1,6 +1,7 @@
 //! The embedded store's S3 implementation: s3s-fs behind a wrapper. Every bucket name and key is checked first
-//! ([`super::keys`]); reads and listings get the answers s3s-fs would get wrong ([`super::reads`]); multipart
-//! uploads are written in place ([`super::multipart`]); the rest is s3s-fs's.
+//! ([`super::keys`]); reads and listings get the answers s3s-fs would get wrong ([`super::reads`]); deletes
+//! remove side files too ([`super::deletes`]); multipart uploads are written in place ([`super::multipart`]);
+//! the rest is s3s-fs's.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -79,23 +80,37 @@ fn check_copy_source(source: &CopySource) -> S3Result<()> {
 impl S3 for Store {
     checked! {
         create_bucket: CreateBucketInput => CreateBucketOutput, |i| check_bucket(&i.bucket);
-        delete_bucket: DeleteBucketInput => DeleteBucketOutput, |i| check_bucket(&i.bucket);
         get_bucket_location: GetBucketLocationInput => GetBucketLocationOutput, |i| check_bucket(&i.bucket);
         head_bucket: HeadBucketInput => HeadBucketOutput, |i| check_bucket(&i.bucket);
         list_buckets: ListBucketsInput => ListBucketsOutput, |_i| Ok(());
         copy_object: CopyObjectInput => CopyObjectOutput, |i| check_copy_source(&i.copy_source)
             .and_then(|()| check_key(&i.bucket, &i.key, KeyUse::Write));
-        delete_object: DeleteObjectInput => DeleteObjectOutput, |i| check_key(&i.bucket, &i.key, KeyUse::Read);
-        delete_objects: DeleteObjectsInput => DeleteObjectsOutput, |i| i
-            .delete
-            .objects
-            .iter()
-            .try_for_each(|object| check_key(&i.bucket, &object.key, KeyUse::Read));
         put_object: PutObjectInput => PutObjectOutput, |i| check_key(&i.bucket, &i.key, KeyUse::Write);
         create_multipart_upload: CreateMultipartUploadInput => CreateMultipartUploadOutput,
             |i| check_key(&i.bucket, &i.key, KeyUse::Write);
         // Lists s3s-fs's part files only: staged parts are not listed (nothing here uses ListParts).
         list_parts: ListPartsInput => ListPartsOutput, |i| check_key(&i.bucket, &i.key, KeyUse::Write);
+    }
+
+    async fn delete_bucket(
+        &self,
+        req: S3Request<DeleteBucketInput>,
+    ) -> S3Result<S3Response<DeleteBucketOutput>> {
+        self.delete_bucket_and_side_files(req).await
+    }
+
+    async fn delete_object(
+        &self,
+        req: S3Request<DeleteObjectInput>,
+    ) -> S3Result<S3Response<DeleteObjectOutput>> {
+        self.delete_one(req).await
+    }
+
+    async fn delete_objects(
+        &self,
+        req: S3Request<DeleteObjectsInput>,
+    ) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        self.delete_many(req).await
     }
 
     async fn get_object(

@@ -7,9 +7,12 @@ use std::time::Duration;
 
 use aws_sdk_s3::error::{ProvideErrorMetadata as _, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+use reqwest::multipart::Form;
+use serde_json::Value;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-use crate::helpers::{TestApp, spawn_embedded_app_with};
+use crate::helpers::{TestApp, file_part, spawn_embedded_app_with};
 
 const SECRET: &str = "SECRET_TOKEN=do-not-serve-me";
 
@@ -72,6 +75,23 @@ async fn put(app: &TestApp, key: &str, body: &'static [u8]) -> Result<(), (Optio
         .await
         .map(|_| ())
         .map_err(|err| (status(&err), err.code().unwrap_or_default().to_owned()))
+}
+
+async fn uploaded(app: &TestApp, name: &str, bytes: Vec<u8>, mime: &str) -> Value {
+    let response = app
+        .upload(Form::new().part("photos", file_part(bytes, name, mime)))
+        .await;
+    let status = response.status();
+    let body: Value = response.json().await.expect("a JSON answer");
+    assert_eq!(status, 200, "{body}");
+    body[0].clone()
+}
+
+fn side_files(dir: &Path) -> Vec<String> {
+    tree(dir)
+        .into_iter()
+        .filter(|name| name.starts_with(".bucket-"))
+        .collect()
 }
 
 #[tokio::test]
@@ -204,6 +224,58 @@ async fn keys_the_store_cannot_hold_are_refused_and_nothing_is_written() {
         .await
         .expect("abort");
     assert_eq!(app.keys().await, vec![longest]);
+}
+
+#[tokio::test]
+async fn deleting_objects_removes_their_side_files() {
+    let app = spawn_embedded_app_with(&[]).await;
+    let dir = app.data_dir().expect("embedded store").to_path_buf();
+    let first = uploaded(&app, "혼자.txt", b"one".to_vec(), "text/plain").await;
+    let second = uploaded(&app, "둘.txt", b"two".to_vec(), "text/plain").await;
+    let third = uploaded(&app, "셋.txt", b"three".to_vec(), "text/plain").await;
+    assert_eq!(
+        side_files(&dir).len(),
+        6,
+        "metadata and internal info of each"
+    );
+
+    // Act: one DeleteObject, one DeleteObjects of two keys.
+    app.s3
+        .delete_object()
+        .bucket(&app.bucket)
+        .key(first["key"].as_str().expect("key"))
+        .send()
+        .await
+        .expect("delete one");
+    assert_eq!(side_files(&dir).len(), 4, "{:?}", side_files(&dir));
+    let objects = [&second, &third]
+        .iter()
+        .map(|file| {
+            ObjectIdentifier::builder()
+                .key(file["key"].as_str().expect("key"))
+                .build()
+                .expect("identifier")
+        })
+        .collect();
+    let deleted = app
+        .s3
+        .delete_objects()
+        .bucket(&app.bucket)
+        .delete(
+            Delete::builder()
+                .set_objects(Some(objects))
+                .build()
+                .expect("delete"),
+        )
+        .send()
+        .await
+        .expect("delete two");
+
+    // Assert
+    assert_eq!(deleted.deleted().len(), 2);
+    assert!(deleted.errors().is_empty(), "{:?}", deleted.errors());
+    assert_eq!(side_files(&dir), Vec::<String>::new());
+    app.assert_bucket_holds(0).await;
 }
 
 #[tokio::test]
