@@ -19,6 +19,7 @@ use crate::config::EmbeddedConfig;
 
 mod completion;
 mod deletes;
+mod folder;
 mod keys;
 mod layout;
 mod multipart;
@@ -36,10 +37,13 @@ use store::Store;
 pub struct EmbeddedStore {
     addr: SocketAddr,
     task: JoinHandle<()>,
+    /// Held while the store runs; released after `task` is aborted (fields drop after `Drop::drop`).
+    _lock: folder::FolderLock,
 }
 
 impl EmbeddedStore {
-    /// Creates the data folder and starts serving on `config.addr`.
+    /// Creates the data folder, takes its lock (a second store on the folder fails here), removes what earlier
+    /// runs left ([`folder`]) and starts serving on `config.addr`.
     pub async fn start(config: &EmbeddedConfig) -> anyhow::Result<Self> {
         tokio::fs::create_dir_all(&config.data_dir)
             .await
@@ -49,6 +53,27 @@ impl EmbeddedStore {
                     config.data_dir.display()
                 )
             })?;
+        let lock = folder::lock(&config.data_dir)?;
+        let root = config.data_dir.clone();
+        let swept = tokio::task::spawn_blocking(move || folder::sweep(&root))
+            .await
+            .context("sweep the embedded store's folder")?
+            .with_context(|| {
+                format!(
+                    "sweep the embedded store's folder {}",
+                    config.data_dir.display()
+                )
+            })?;
+        if swept.upload_files + swept.orphaned_side_files + swept.empty_folders > 0 {
+            tracing::info!(
+                uploads = swept.uploads,
+                upload_files = swept.upload_files,
+                orphaned_side_files = swept.orphaned_side_files,
+                empty_folders = swept.empty_folders,
+                bytes = swept.bytes,
+                "embedded store: removed what earlier runs left (uploads no one can complete, side files of deleted objects)"
+            );
+        }
         let store = Store::new(&config.data_dir)?;
         let service = {
             let mut builder = S3ServiceBuilder::new(store);
@@ -67,7 +92,11 @@ impl EmbeddedStore {
         })?;
         let addr = listener.local_addr().context("embedded store address")?;
         let task = tokio::spawn(serve::serve(listener, service));
-        Ok(Self { addr, task })
+        Ok(Self {
+            addr,
+            task,
+            _lock: lock,
+        })
     }
 
     /// The address it listens on.

@@ -3,6 +3,7 @@
 mod deletes;
 mod keys;
 mod multipart;
+mod sweep;
 
 use bytes::Bytes;
 use hyper::http::{Extensions, HeaderMap, Method, Uri};
