@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 use crate::config::EmbeddedConfig;
 
 mod completion;
+mod conditional;
 mod deletes;
 mod folder;
 mod keys;

@@ -4,8 +4,9 @@
 //! holding the Content-Disposition, hence the original file name, and the user metadata) and its internal info
 //! (`.internal.json`, the ETag) stayed in the folder, a pair for every object ever deleted, by a client, by the
 //! server's clean-up of a failed request or by `clean`. Here a delete removes all three, object first (a delete
-//! that fails leaves the object whole). DeleteBucket also removes the side files of the bucket's objects and
-//! uploads, which s3s-fs's removal of the bucket's folder left.
+//! that fails leaves the object whole), holding the key's lock as writes do ([`super::conditional`]), so that a
+//! write of the key never loses its side files to a delete running beside it. DeleteBucket also removes the
+//! side files of the bucket's objects and uploads, which s3s-fs's removal of the bucket's folder left.
 
 use std::io;
 
@@ -24,9 +25,25 @@ impl Store {
         &self,
         req: S3Request<DeleteObjectInput>,
     ) -> S3Result<S3Response<DeleteObjectOutput>> {
-        let DeleteObjectInput { bucket, key, .. } = &req.input;
+        let DeleteObjectInput {
+            bucket,
+            key,
+            if_match,
+            if_match_last_modified_time,
+            if_match_size,
+            ..
+        } = &req.input;
         keys::check_key(bucket, key, KeyUse::Read)?;
+        if if_match_last_modified_time.is_some() || if_match_size.is_some() {
+            return Err(s3_error!(
+                NotImplemented,
+                "deletes take If-Match, not x-amz-if-match-last-modified-time or -size"
+            ));
+        }
         self.check_bucket_exists(bucket).await?;
+        let _deleting = self.key_locks.lock(bucket, key).await;
+        self.check_conditions(bucket, key, if_match.as_ref(), None)
+            .await?;
         self.remove_object(bucket, key)
             .await
             .map_err(|err| s3_error!(err, InternalError, "deleting the object failed"))?;
@@ -52,7 +69,7 @@ impl Store {
         for object in delete.objects {
             let refused = match keys::check_key(&bucket, &object.key, KeyUse::Read) {
                 Err(refused) => Some(refused),
-                Ok(()) => match self.remove_object(&bucket, &object.key).await {
+                Ok(()) => match self.remove_locked(&bucket, &object.key).await {
                     Ok(()) => None,
                     Err(err) => {
                         // Answered in the body of a 200: s3s logs no error for it.
@@ -120,9 +137,14 @@ impl Store {
         }
     }
 
+    async fn remove_locked(&self, bucket: &str, key: &str) -> io::Result<()> {
+        let _deleting = self.key_locks.lock(bucket, key).await;
+        self.remove_object(bucket, key).await
+    }
+
     /// Removes the object at `key` and its side files; nothing to remove is no error. `key` must have passed
-    /// [`keys::check_key`].
-    pub(super) async fn remove_object(&self, bucket: &str, key: &str) -> io::Result<()> {
+    /// [`keys::check_key`], and the caller holds the key's lock.
+    async fn remove_object(&self, bucket: &str, key: &str) -> io::Result<()> {
         let object = layout::object_path(&self.root, bucket, key);
         match tokio::fs::remove_file(&object).await {
             // A folder (`a` when `a/b` exists) or a path through a file (`a/b` when `a` is one) is no object.

@@ -262,18 +262,17 @@ impl Store {
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
         let input = &req.input;
         let upload_id = input.upload_id.clone();
+        // Held until the object and its side files are in place, whichever path completes it.
+        let _writing = self.key_locks.lock(&input.bucket, &input.key).await;
         // A copy: the record is forgotten only once the upload is completed (a refused completion may be retried).
         let record = self.uploads().get(&upload_id).cloned().unwrap_or_default();
-        if input.if_match.is_some() || input.if_none_match.is_some() {
-            if record.parts.values().any(|p| p.staged.is_some()) {
-                return Err(s3_error!(
-                    NotImplemented,
-                    "conditional completion is not supported by the embedded store"
-                ));
-            }
-            return self
-                .forget_if_done(&upload_id, self.inner.complete_multipart_upload(req).await);
-        }
+        self.check_conditions(
+            &input.bucket,
+            &input.key,
+            input.if_match.as_ref(),
+            input.if_none_match.as_ref(),
+        )
+        .await?;
         let completion = Completion {
             root: self.root.clone(),
             tmp_counter: self.tmp_counter.clone(),

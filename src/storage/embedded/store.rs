@@ -1,5 +1,6 @@
 //! The embedded store's S3 implementation: s3s-fs behind a wrapper. Every bucket name and key is checked first
-//! ([`super::keys`]); reads and listings get the answers s3s-fs would get wrong ([`super::reads`]); deletes
+//! ([`super::keys`]); reads and listings get the answers s3s-fs would get wrong ([`super::reads`]); writes and
+//! deletes of one key happen one at a time, so that their conditions hold ([`super::conditional`]); deletes
 //! remove side files too ([`super::deletes`]); multipart uploads are written in place ([`super::multipart`]);
 //! the rest is s3s-fs's.
 
@@ -12,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result};
 
+use super::conditional::KeyLocks;
 use super::keys::{KeyUse, check_bucket, check_key};
 use super::multipart::UploadRecord;
 use super::reads::{check_listing, keep_reachable};
@@ -24,6 +26,8 @@ pub(crate) struct Store {
     pub(super) tmp_counter: Arc<AtomicU64>,
     /// Multipart uploads completed here (the rest went to s3s-fs).
     pub(super) completed_here: AtomicU64,
+    /// Held by each write or delete of an object, for its key ([`super::conditional`]).
+    pub(super) key_locks: KeyLocks,
 }
 
 impl Store {
@@ -40,6 +44,7 @@ impl Store {
             uploads: Mutex::new(HashMap::new()),
             tmp_counter: Arc::new(AtomicU64::new(0)),
             completed_here: AtomicU64::new(0),
+            key_locks: KeyLocks::default(),
         })
     }
 }
@@ -83,13 +88,39 @@ impl S3 for Store {
         get_bucket_location: GetBucketLocationInput => GetBucketLocationOutput, |i| check_bucket(&i.bucket);
         head_bucket: HeadBucketInput => HeadBucketOutput, |i| check_bucket(&i.bucket);
         list_buckets: ListBucketsInput => ListBucketsOutput, |_i| Ok(());
-        copy_object: CopyObjectInput => CopyObjectOutput, |i| check_copy_source(&i.copy_source)
-            .and_then(|()| check_key(&i.bucket, &i.key, KeyUse::Write));
-        put_object: PutObjectInput => PutObjectOutput, |i| check_key(&i.bucket, &i.key, KeyUse::Write);
         create_multipart_upload: CreateMultipartUploadInput => CreateMultipartUploadOutput,
             |i| check_key(&i.bucket, &i.key, KeyUse::Write);
         // Lists s3s-fs's part files only: staged parts are not listed (nothing here uses ListParts).
         list_parts: ListPartsInput => ListPartsOutput, |i| check_key(&i.bucket, &i.key, KeyUse::Write);
+    }
+
+    async fn put_object(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
+        let PutObjectInput {
+            bucket,
+            key,
+            if_match,
+            if_none_match,
+            ..
+        } = &req.input;
+        check_key(bucket, key, KeyUse::Write)?;
+        let _writing = self.key_locks.lock(bucket, key).await;
+        self.check_conditions(bucket, key, if_match.as_ref(), if_none_match.as_ref())
+            .await?;
+        // s3s-fs checks the conditions again, and now finds what was just checked.
+        self.inner.put_object(req).await
+    }
+
+    async fn copy_object(
+        &self,
+        req: S3Request<CopyObjectInput>,
+    ) -> S3Result<S3Response<CopyObjectOutput>> {
+        check_copy_source(&req.input.copy_source)?;
+        check_key(&req.input.bucket, &req.input.key, KeyUse::Write)?;
+        let _writing = self.key_locks.lock(&req.input.bucket, &req.input.key).await;
+        self.inner.copy_object(req).await
     }
 
     async fn delete_bucket(

@@ -1,5 +1,6 @@
 //! Unit tests of the embedded store, one file per concern, calling its S3 implementation directly.
 
+mod conditional;
 mod deletes;
 mod keys;
 mod multipart;
