@@ -1,9 +1,19 @@
 //! The embedded S3-compatible store: s3s-fs served on a loopback port, so `cargo run` works with no AWS account.
 //!
 //! Like the seed's bucket policy, anonymous GetObject and HeadObject are allowed (returned URLs open in a
-//! browser) and every other anonymous request is refused. Multipart uploads are completed without reading the data
-//! back ([`store`]). The server talks to it with the same aws-sdk-s3 client
-//! it uses for AWS, over HTTP.
+//! browser) and every other anonymous request is refused. The server talks to it with the same aws-sdk-s3 client
+//! it uses for AWS, over HTTP. Whoever reaches its port is treated as hostile:
+//!
+//! # Layout
+//! - `keys.rs`: bucket names and keys are checked before anything touches the disk (no `..`, nothing XML cannot
+//!   carry, no key whose side files' names exceed 255 bytes: [`max_key_len`]).
+//! - `store.rs`: the S3 implementation, s3s-fs behind a wrapper that checks every operation's input.
+//! - `reads.rs`: reads and listings s3s-fs would answer wrongly. `deletes.rs`: deletes that remove side files.
+//! - `conditional.rs`: writes and deletes of one key one at a time, so `If-None-Match: *` and `If-Match` hold.
+//! - `multipart.rs` and `completion.rs`: multipart parts written in place, completed without reading them back.
+//! - `folder.rs`: one store per folder (a lock), and a start-up sweep of what earlier runs left.
+//! - `serve.rs`: the accept loop; panics become 500s; answers forbid sniffing and scripts.
+//! - `layout.rs`: where s3s-fs =0.14.1 keeps each file.
 
 use std::net::SocketAddr;
 
@@ -44,7 +54,7 @@ pub struct EmbeddedStore {
 
 impl EmbeddedStore {
     /// Creates the data folder, takes its lock (a second store on the folder fails here), removes what earlier
-    /// runs left ([`folder`]) and starts serving on `config.addr`.
+    /// runs left (`folder.rs`) and starts serving on `config.addr`.
     pub async fn start(config: &EmbeddedConfig) -> anyhow::Result<Self> {
         tokio::fs::create_dir_all(&config.data_dir)
             .await

@@ -16,7 +16,8 @@
 //!
 //! The files it leaves are exactly those s3s-fs would leave (the object, its metadata and its internal info, at
 //! the paths of s3s-fs =0.14.1, the pinned version), so every other operation stays s3s-fs's. An upload it has no
-//! record of (a store restarted between the parts and the completion) is completed by s3s-fs, as before.
+//! record of (one begun while [`MAX_RECORDED_UPLOADS`] others were open) is left to s3s-fs from start to end.
+//! Uploads do not outlive the store: the start-up sweep removes them ([`super::folder`]).
 
 use std::collections::HashMap;
 use std::io;

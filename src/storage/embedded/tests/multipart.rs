@@ -260,7 +260,7 @@ async fn what_it_cannot_vouch_for_is_refused_or_left_to_s3s_fs() {
     let err = complete(&upload, upload.e_tags.clone()).await.unwrap_err();
     assert_eq!(*err.code(), s3s::S3ErrorCode::EntityTooSmall);
 
-    // Staged parts the store has no record of (as after a restart): InvalidPart, not a wrong object.
+    // Staged parts the store has no record of (a record lost): InvalidPart, not a wrong object.
     let upload = upload_parts(vec![pattern(PART, 1), pattern(7, 2)]).await;
     upload.store.uploads().remove(&upload.upload_id);
     let err = complete(&upload, upload.e_tags.clone()).await.unwrap_err();
