@@ -8,7 +8,7 @@
 //! - `keys.rs`: bucket names and keys are checked before anything touches the disk (no `..`, nothing XML cannot
 //!   carry, no key whose side files' names exceed 255 bytes: [`max_key_len`]).
 //! - `store.rs`: the S3 implementation, s3s-fs behind a wrapper that checks every operation's input.
-//! - `reads.rs`: reads and listings s3s-fs would answer wrongly. `deletes.rs`: deletes that remove side files.
+//! - `tree.rs`: where S3's flat keys and s3s-fs's folders differ. `deletes.rs`: deletes that remove side files.
 //! - `conditional.rs`: writes and deletes of one key one at a time, so `If-None-Match: *` and `If-Match` hold.
 //! - `multipart.rs` and `completion.rs`: multipart parts written in place, completed without reading them back.
 //! - `folder.rs`: one store per folder (a lock), and a start-up sweep of what earlier runs left.
@@ -34,11 +34,11 @@ mod folder;
 mod keys;
 mod layout;
 mod multipart;
-mod reads;
 mod serve;
 mod store;
 #[cfg(test)]
 mod tests;
+mod tree;
 
 pub use keys::max_key_len;
 use store::Store;

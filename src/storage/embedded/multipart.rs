@@ -274,6 +274,7 @@ impl Store {
             input.if_none_match.as_ref(),
         )
         .await?;
+        self.check_room_for(&input.bucket, &input.key).await?;
         let completion = Completion {
             root: self.root.clone(),
             tmp_counter: self.tmp_counter.clone(),

@@ -1,8 +1,8 @@
 //! The embedded store's S3 implementation: s3s-fs behind a wrapper. Every bucket name and key is checked first
-//! ([`super::keys`]); reads and listings get the answers s3s-fs would get wrong ([`super::reads`]); writes and
-//! deletes of one key happen one at a time, so that their conditions hold ([`super::conditional`]); deletes
-//! remove side files too ([`super::deletes`]); multipart uploads are written in place ([`super::multipart`]);
-//! the rest is s3s-fs's.
+//! ([`super::keys`]); where keys and folders differ, the answers are S3's, not s3s-fs's 500s ([`super::tree`]);
+//! writes and deletes of one key happen one at a time, so that their conditions hold ([`super::conditional`]);
+//! deletes remove side files too ([`super::deletes`]); multipart uploads are written in place
+//! ([`super::multipart`]); the rest is s3s-fs's.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -16,7 +16,7 @@ use s3s::{S3, S3Request, S3Response, S3Result};
 use super::conditional::KeyLocks;
 use super::keys::{KeyUse, check_bucket, check_key};
 use super::multipart::UploadRecord;
-use super::reads::{check_listing, keep_reachable};
+use super::tree::{check_listing, keep_reachable};
 
 /// The embedded store's S3 implementation: s3s-fs, with multipart uploads written once.
 pub(crate) struct Store {
@@ -73,11 +73,16 @@ macro_rules! checked {
     };
 }
 
-/// The source of a copy, when it names a bucket and key (s3s-fs answers the other forms `NotImplemented`).
-fn check_copy_source(source: &CopySource) -> S3Result<()> {
-    match source {
-        CopySource::Bucket { bucket, key, .. } => check_key(bucket, key, KeyUse::Read),
-        _ => Ok(()),
+impl Store {
+    /// The source of a copy, when it names a bucket and key (s3s-fs answers the other forms `NotImplemented`).
+    async fn check_copy_source(&self, source: &CopySource) -> S3Result<()> {
+        match source {
+            CopySource::Bucket { bucket, key, .. } => {
+                check_key(bucket, key, KeyUse::Read)?;
+                self.check_not_a_folder(bucket, key).await
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -109,6 +114,7 @@ impl S3 for Store {
         let _writing = self.key_locks.lock(bucket, key).await;
         self.check_conditions(bucket, key, if_match.as_ref(), if_none_match.as_ref())
             .await?;
+        self.check_room_for(bucket, key).await?;
         // s3s-fs checks the conditions again, and now finds what was just checked.
         self.inner.put_object(req).await
     }
@@ -117,9 +123,11 @@ impl S3 for Store {
         &self,
         req: S3Request<CopyObjectInput>,
     ) -> S3Result<S3Response<CopyObjectOutput>> {
-        check_copy_source(&req.input.copy_source)?;
+        self.check_copy_source(&req.input.copy_source).await?;
         check_key(&req.input.bucket, &req.input.key, KeyUse::Write)?;
         let _writing = self.key_locks.lock(&req.input.bucket, &req.input.key).await;
+        self.check_room_for(&req.input.bucket, &req.input.key)
+            .await?;
         self.inner.copy_object(req).await
     }
 
@@ -203,7 +211,7 @@ impl S3 for Store {
         &self,
         req: S3Request<UploadPartCopyInput>,
     ) -> S3Result<S3Response<UploadPartCopyOutput>> {
-        check_copy_source(&req.input.copy_source)?;
+        self.check_copy_source(&req.input.copy_source).await?;
         check_key(&req.input.bucket, &req.input.key, KeyUse::Write)?;
         self.upload_part_copy_recorded(req).await
     }

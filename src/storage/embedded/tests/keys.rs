@@ -172,3 +172,37 @@ async fn delimiters_s3s_fs_cannot_split_on_are_refused() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_key_and_keys_under_it_cannot_both_be_written_and_are_refused_first() {
+    let (dir, store) = store_with_bucket().await;
+    put(&store, "file", b"an object").await.expect("put");
+    put(&store, "folder/inside", b"x").await.expect("put");
+
+    // Under an object, and over a folder of other keys: 400, not s3s-fs's 500 after the body.
+    for key in ["file/under", "file/deeper/under", "folder"] {
+        assert_eq!(
+            code(put(&store, key, b"y").await),
+            Some(S3ErrorCode::InvalidArgument),
+            "{key}"
+        );
+    }
+    let copy = CopyObjectInput::builder()
+        .bucket("uploads".to_owned())
+        .key("copy".to_owned())
+        .copy_source(CopySource::Bucket {
+            bucket: "uploads".into(),
+            key: "folder".into(),
+            version_id: None,
+        })
+        .build()
+        .expect("input");
+    assert_eq!(
+        code(store.copy_object(request(copy)).await),
+        Some(S3ErrorCode::NoSuchKey)
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("uploads/file")).expect("kept"),
+        b"an object"
+    );
+}

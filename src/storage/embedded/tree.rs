@@ -1,7 +1,9 @@
-//! Reads and listings, around s3s-fs's: answers s3s-fs would get wrong for keys and delimiters it cannot handle.
+//! S3's flat keys on s3s-fs's folder tree: answers s3s-fs would get wrong where the two differ.
 //!
 //! - A key that names a folder (`a` when `a/b` exists) is no object: s3s-fs opened the folder and failed with a
-//!   500; it is `NoSuchKey` here.
+//!   500; a read or a copy from it is `NoSuchKey` here.
+//! - s3s-fs cannot keep both `a` and `a/b` (`a` would be a file and a folder): a write of one when the other
+//!   exists failed with a 500 once the body was read. It is refused first, `InvalidArgument`.
 //! - s3s-fs splits a listing on a delimiter by slicing one byte past it: an empty delimiter gave nonsense and a
 //!   multi-byte one panicked. Only one ASCII character (such as `/`) is taken.
 //! - A listing leaves out keys no request can reach (stored before keys were checked, e.g. with U+FFFF, which
@@ -9,6 +11,8 @@
 //!
 //! s3s-fs compares the listing prefix with the keys it finds and never resolves it as a path, so a prefix needs
 //! no check.
+
+use std::path::Path;
 
 use s3s::dto::{CommonPrefix, Object};
 use s3s::{S3Result, s3_error};
@@ -25,6 +29,30 @@ impl Store {
             Ok(meta) if meta.is_dir() => Err(s3_error!(NoSuchKey)),
             _ => Ok(()),
         }
+    }
+
+    /// `InvalidArgument` when s3s-fs cannot put an object at the key: it names a folder, or a segment before
+    /// its last names an object. The key must have passed [`keys::check_key`].
+    pub(super) async fn check_room_for(&self, bucket: &str, key: &str) -> S3Result<()> {
+        let bucket_dir = self.root.join(bucket);
+        let object = layout::object_path(&self.root, bucket, key);
+        let blocked = tokio::task::spawn_blocking(move || {
+            object.is_dir()
+                || object
+                    .ancestors()
+                    .skip(1)
+                    .take_while(|folder| *folder != bucket_dir)
+                    .any(Path::is_file)
+        })
+        .await
+        .map_err(|err| s3_error!(err, InternalError))?;
+        if blocked {
+            return Err(s3_error!(
+                InvalidArgument,
+                "the embedded store cannot hold both a key and keys that start with it and `/`"
+            ));
+        }
+        Ok(())
     }
 }
 
