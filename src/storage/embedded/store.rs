@@ -63,8 +63,7 @@ macro_rules! checked {
                 Self: 'async_trait,
             {
                 let check = |$i: &$input| -> S3Result<()> { $check };
-                let checked = check(&req.input);
-                match checked {
+                match check(&req.input) {
                     Ok(()) => self.inner.$op(req),
                     Err(err) => Box::pin(std::future::ready(Err(err))),
                 }
