@@ -1,15 +1,23 @@
 //! The embedded S3-compatible store: s3s-fs served on a loopback port, so `cargo run` works with no AWS account.
 //!
 //! Like the seed's bucket policy, anonymous GetObject and HeadObject are allowed (returned URLs open in a
-//! browser) and every other anonymous request is refused. Multipart uploads are completed without reading the data
-//! back ([`store`]). The server talks to it with the same aws-sdk-s3 client
-//! it uses for AWS, over HTTP.
+//! browser) and every other anonymous request is refused. The server talks to it with the same aws-sdk-s3 client
+//! it uses for AWS, over HTTP. Whoever reaches its port is treated as hostile:
+//!
+//! # Layout
+//! - `keys.rs`: bucket names and keys are checked before anything touches the disk (no `..`, nothing XML cannot
+//!   carry, no key whose side files' names exceed 255 bytes: [`max_key_len`]).
+//! - `store.rs`: the S3 implementation, s3s-fs behind a wrapper that checks every operation's input.
+//! - `tree.rs`: where S3's flat keys and s3s-fs's folders differ. `deletes.rs`: deletes that remove side files.
+//! - `conditional.rs`: writes and deletes of one key one at a time, so `If-None-Match: *` and `If-Match` hold.
+//! - `multipart.rs` and `completion.rs`: multipart parts written in place, completed without reading them back.
+//! - `folder.rs`: one store per folder (a lock), and a start-up sweep of what earlier runs left.
+//! - `serve.rs`: the accept loop; panics become 500s; answers forbid sniffing and scripts.
+//! - `layout.rs`: where s3s-fs =0.14.1 keeps each file.
 
 use std::net::SocketAddr;
 
 use anyhow::Context as _;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
@@ -19,19 +27,34 @@ use tokio::task::JoinHandle;
 
 use crate::config::EmbeddedConfig;
 
+mod completion;
+mod conditional;
+mod deletes;
+mod folder;
+mod keys;
+mod layout;
+mod multipart;
+mod serve;
 mod store;
+#[cfg(test)]
+mod tests;
+mod tree;
 
+pub use keys::max_key_len;
 use store::Store;
 
-/// A running embedded store. Dropping it stops accepting connections.
+/// A running embedded store. Dropping it stops accepting connections and ends the open ones.
 #[derive(Debug)]
 pub struct EmbeddedStore {
     addr: SocketAddr,
     task: JoinHandle<()>,
+    /// Held while the store runs; released after `task` is aborted (fields drop after `Drop::drop`).
+    _lock: folder::FolderLock,
 }
 
 impl EmbeddedStore {
-    /// Creates the data folder and starts serving on `config.addr`.
+    /// Creates the data folder, takes its lock (a second store on the folder fails here), removes what earlier
+    /// runs left (`folder.rs`) and starts serving on `config.addr`.
     pub async fn start(config: &EmbeddedConfig) -> anyhow::Result<Self> {
         tokio::fs::create_dir_all(&config.data_dir)
             .await
@@ -41,6 +64,27 @@ impl EmbeddedStore {
                     config.data_dir.display()
                 )
             })?;
+        let lock = folder::lock(&config.data_dir)?;
+        let root = config.data_dir.clone();
+        let swept = tokio::task::spawn_blocking(move || folder::sweep(&root))
+            .await
+            .context("sweep the embedded store's folder")?
+            .with_context(|| {
+                format!(
+                    "sweep the embedded store's folder {}",
+                    config.data_dir.display()
+                )
+            })?;
+        if swept.upload_files + swept.orphaned_side_files + swept.empty_folders > 0 {
+            tracing::info!(
+                uploads = swept.uploads,
+                upload_files = swept.upload_files,
+                orphaned_side_files = swept.orphaned_side_files,
+                empty_folders = swept.empty_folders,
+                bytes = swept.bytes,
+                "embedded store: removed what earlier runs left (uploads no one can complete, side files of deleted objects)"
+            );
+        }
         let store = Store::new(&config.data_dir)?;
         let service = {
             let mut builder = S3ServiceBuilder::new(store);
@@ -58,26 +102,12 @@ impl EmbeddedStore {
             )
         })?;
         let addr = listener.local_addr().context("embedded store address")?;
-        let task = tokio::spawn(async move {
-            loop {
-                let (socket, _) = match listener.accept().await {
-                    Ok(conn) => conn,
-                    Err(err) => {
-                        tracing::warn!(error = %err, "embedded store: accept failed");
-                        continue;
-                    }
-                };
-                let _ = socket.set_nodelay(true);
-                let service = service.clone();
-                tokio::spawn(async move {
-                    let conn = ConnBuilder::new(TokioExecutor::new());
-                    if let Err(err) = conn.serve_connection(TokioIo::new(socket), service).await {
-                        tracing::debug!(error = %err, "embedded store: connection ended with an error");
-                    }
-                });
-            }
-        });
-        Ok(Self { addr, task })
+        let task = tokio::spawn(serve::serve(listener, service));
+        Ok(Self {
+            addr,
+            task,
+            _lock: lock,
+        })
     }
 
     /// The address it listens on.
@@ -103,6 +133,8 @@ struct PublicRead;
 #[async_trait::async_trait]
 impl S3Access for PublicRead {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        // Before anything else, anonymous or not: a key beside the bucket never reaches s3s-fs.
+        keys::check_path(cx.s3_path())?;
         if cx.credentials().is_some() {
             return Ok(());
         }
