@@ -29,9 +29,11 @@ impl Target {
                 detail: format!("{err:#}"),
                 hint: match &config.store {
                     StoreConfig::Embedded(embedded) => format!(
-                        "is the server already running on {}? Stop it first, or run with \
-                         EMBEDDED_S3_ADDR=127.0.0.1:0 to start a store of its own on the same folder",
-                        embedded.addr
+                        "is the server already running (on {}, with its folder {})? The embedded store locks \
+                         EMBEDDED_S3_DATA_DIR while it runs: stop the server first, or point \
+                         EMBEDDED_S3_DATA_DIR at another folder",
+                        embedded.addr,
+                        embedded.data_dir.display()
                     ),
                     StoreConfig::Remote(_) => "check the settings named above".to_owned(),
                 },
