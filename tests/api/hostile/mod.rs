@@ -4,6 +4,7 @@
 mod clean;
 mod connections;
 mod names;
+mod overwrite;
 mod script;
 mod settings;
 mod shutdown;
