@@ -53,6 +53,10 @@ struct PoolInner {
 #[derive(Debug, Default)]
 struct Free {
     blocks: Vec<Vec<u8>>,
+    /// Free first buffers ([`FIRST_BUFFER`] bytes), recycled like blocks: every part starts with one, and fresh
+    /// ones from the heap cost page faults each time the allocator gave its top back (measured with
+    /// `cargo bench --bench upload`, a request of five 10 MiB files: +0.25 server CPU s/GiB without this).
+    firsts: Vec<Vec<u8>>,
     /// When the last reader ended.
     idle_since: Option<Instant>,
 }
@@ -85,12 +89,12 @@ impl BlockPool {
     /// A buffer for `capacity` bytes: a recycled block when `capacity` is a whole block, else its own
     /// allocation (the tail of a small file).
     fn take(&self, capacity: usize) -> Vec<u8> {
-        if capacity == BLOCK_SIZE
-            && let Some(block) = self.0.lock().blocks.pop()
-        {
-            return block;
-        }
-        Vec::with_capacity(capacity)
+        let recycled = match capacity {
+            BLOCK_SIZE => self.0.lock().blocks.pop(),
+            FIRST_BUFFER => self.0.lock().firsts.pop(),
+            _ => None,
+        };
+        recycled.unwrap_or_else(|| Vec::with_capacity(capacity))
     }
 }
 
@@ -105,7 +109,10 @@ impl PoolInner {
         if self.readers.load(Ordering::Acquire) == 0
             && free.idle_since.is_some_and(|t| t.elapsed() >= IDLE_RELEASE)
         {
-            let blocks = std::mem::take(&mut free.blocks);
+            let blocks = (
+                std::mem::take(&mut free.blocks),
+                std::mem::take(&mut free.firsts),
+            );
             drop(free);
             // Back to the allocator, and so, being large, to the system.
             drop(blocks);
@@ -116,14 +123,24 @@ impl PoolInner {
     }
 
     fn give_back(&self, mut block: Vec<u8>) {
-        if block.capacity() != BLOCK_SIZE {
+        let capacity = block.capacity();
+        if capacity != BLOCK_SIZE && capacity != FIRST_BUFFER {
             return;
         }
         block.clear();
         // Under the lock, so that a block cannot slip in after the last reader emptied the list.
         let mut free = self.lock();
-        if self.readers.load(Ordering::Acquire) > 0 && free.blocks.len() < self.max_free {
-            free.blocks.push(block);
+        if self.readers.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        // As many first buffers as blocks: a sixteenth of their memory.
+        let list = if capacity == BLOCK_SIZE {
+            &mut free.blocks
+        } else {
+            &mut free.firsts
+        };
+        if list.len() < self.max_free {
+            list.push(block);
         }
     }
 }
@@ -146,7 +163,12 @@ impl Drop for ReaderGuard {
                 });
             }
             Err(_) => {
-                let blocks = std::mem::take(&mut self.0.lock().blocks);
+                let mut free = self.0.lock();
+                let blocks = (
+                    std::mem::take(&mut free.blocks),
+                    std::mem::take(&mut free.firsts),
+                );
+                drop(free);
                 drop(blocks);
             }
         }
@@ -534,6 +556,27 @@ mod tests {
         drop(reading);
         tokio::time::sleep(IDLE_RELEASE * 2).await;
         assert_eq!(pool.free_blocks(), 0, "released once idle");
+    }
+
+    #[test]
+    fn first_buffers_are_reused_like_blocks() {
+        let pool = BlockPool::new(64 * BLOCK_SIZE as u64);
+        let reading = pool.reader();
+        let mut part = PartBuffer::new(&pool, 8 * BLOCK_SIZE as u64);
+        part.extend(&pattern(1000));
+        let first = part.finish();
+        let address = first.chunks[0].as_ptr();
+        drop(first);
+        assert_eq!(pool.0.lock().firsts.len(), 1);
+        let mut part = PartBuffer::new(&pool, 8 * BLOCK_SIZE as u64);
+        part.extend(&pattern(10));
+        assert_eq!(
+            part.finish().chunks[0].as_ptr(),
+            address,
+            "the same buffer again"
+        );
+        drop(reading);
+        assert_eq!(pool.0.lock().firsts.len(), 0, "an idle pool holds none");
     }
 
     #[test]

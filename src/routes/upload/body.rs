@@ -94,6 +94,7 @@ impl SharedBody {
             started: false,
             waited: Duration::ZERO,
             arrived: 0,
+            last_len: 0,
         };
         futures_util::stream::unfold(Some(reading), |state| async move {
             let mut reading = state?;
@@ -139,6 +140,8 @@ struct Reading {
     /// is not slow.
     waited: Duration,
     arrived: u64,
+    /// The length of the chunk read before this one.
+    last_len: u64,
 }
 
 impl Reading {
@@ -197,14 +200,18 @@ impl Reading {
     }
 
     /// What the parser holds beyond field data, before this chunk, is the current part's headers (and a
-    /// boundary): past [`MAX_PART_HEADER_BYTES`], the part header is endless.
+    /// boundary), plus at most the previous chunk not parsed yet (the parser may ask for the next chunk before it
+    /// parses the one it holds, which can end a file, carry the next part's headers and the start of its data):
+    /// past [`MAX_PART_HEADER_BYTES`] more than that, the part header is endless. The parser then holds at most
+    /// that bound and two chunks (of at most 64 KiB each).
     fn check_part_headers(&mut self, len: usize) -> Result<(), AppError> {
         let counts = &self.body.counts;
         let before = counts.undelivered();
         // Field data handed out since the field began lowers the base: it was buffered, not header.
         let base = counts.base.fetch_min(before, Ordering::Relaxed).min(before);
         counts.read.fetch_add(len as u64, Ordering::Relaxed);
-        if before - base > MAX_PART_HEADER_BYTES {
+        let unparsed = std::mem::replace(&mut self.last_len, len as u64);
+        if (before - base).saturating_sub(unparsed) > MAX_PART_HEADER_BYTES {
             return Err(AppError::PartHeadersTooLarge {
                 limit: MAX_PART_HEADER_BYTES,
             });
