@@ -4,7 +4,10 @@
 //!
 //! # Layout
 //! - [`config`]: every setting, read from the environment (`.env`), with its default.
-//! - [`app`]: the state, router and middleware built from a config; the server and its graceful shutdown.
+//! - [`app`]: the state, router and middleware built from a config.
+//! - [`server`]: serving connections with what each client may hold bounded (connections, header time, idle
+//!   connections, HTTP/2 streams), and a shutdown that cancels unfinished uploads and waits for their clean-up.
+//! - [`lifecycle`]: the tracked upload tasks, their cancellation, and the ledger of what is not settled yet.
 //! - [`routes`]: the endpoints. [`routes::upload`] receives files; [`routes::meta`] serves the page, probes and
 //!   the public configuration; [`routes::openapi`] the API description (`static/openapi.json`).
 //! - [`storage`]: the S3 client, object URLs, the streaming uploader ([`storage::upload`]) and the embedded
@@ -14,7 +17,7 @@
 //! - [`error`]: the one error type, its stable codes and HTTP answers.
 //! - [`metrics`]: the Prometheus metrics of `GET /metrics`, one registry per app, and the middleware that
 //!   records them.
-//! - [`telemetry`]: logging setup.
+//! - [`telemetry`]: logging setup, and escaping client input in log lines.
 //! - [`cli`]: the binary's `check` (is the bucket set up as the seed sets it up?) and `clean` (empty it, delete
 //!   it) commands.
 

@@ -286,6 +286,7 @@ impl Config {
     }
 }
 
+mod checks;
 mod read;
 #[cfg(test)]
 mod tests;

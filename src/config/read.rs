@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+use super::checks::{budget_needed, check_key_prefix};
 use super::*;
 
 impl Config {
@@ -197,64 +198,6 @@ fn upload(
     })
 }
 
-/// The least `UPLOAD_MEMORY_BUDGET` with which uploads always make progress: every upload being read may hold
-/// its first read while one other holds a whole part (parts past their first read are reserved in whole blocks).
-pub(super) fn budget_needed(part_size: u64, max_uploads: usize) -> u64 {
-    part_size.div_ceil(BUDGET_BLOCK_BYTES) * BUDGET_BLOCK_BYTES
-        + FIRST_READ_BYTES * (max_uploads as u64 + 1)
-}
-
-/// `KEY_PREFIX` becomes the start of every key: it must be a plain relative path (no empty, `.` or `..`
-/// segment, no backslash or control character) and leave room for the rest of the key in the store.
-fn check_key_prefix(
-    prefix: &str,
-    strategy: KeyStrategy,
-    store: &StoreConfig,
-) -> Result<(), ConfigError> {
-    let refuse = |reason: &str| Err(invalid("KEY_PREFIX", prefix, reason));
-    let segments: Vec<&str> = prefix.split('/').collect();
-    // A trailing `/` (as in `uploads/`) ends the prefix; any other empty segment is a `//` or a leading `/`.
-    let inner = &segments[..segments.len() - 1];
-    if prefix.starts_with('/') || inner.iter().any(|s| s.is_empty()) {
-        return refuse("must not start with `/` or contain `//`");
-    }
-    if segments.iter().any(|s| *s == "." || *s == "..") {
-        return refuse("must not contain a `.` or `..` segment");
-    }
-    if prefix
-        .chars()
-        .any(|c| c == '\\' || c.is_control() || is_noncharacter(c))
-    {
-        return refuse(
-            "must not contain a backslash, a control character or a Unicode noncharacter",
-        );
-    }
-    let (store_max, store_name) = match store {
-        StoreConfig::Embedded(_) => (EMBEDDED_MAX_KEY_BYTES, "the embedded store"),
-        StoreConfig::Remote(_) => (S3_MAX_KEY_BYTES, "S3"),
-    };
-    // After the prefix: `<32 hex digits of a UUID>/` with KEY_STRATEGY=unique, then a name of up to 64 bytes.
-    let after = match strategy {
-        KeyStrategy::Unique => 33 + crate::naming::MAX_KEY_NAME_BYTES,
-        KeyStrategy::Original => crate::naming::MAX_KEY_NAME_BYTES,
-    };
-    let most = store_max.saturating_sub(after);
-    if prefix.len() > most {
-        return refuse(&format!(
-            "{store_name} holds keys of at most {store_max} bytes, and a key is the prefix, then up to {after} \
-             bytes: the prefix may have at most {most} bytes"
-        ));
-    }
-    Ok(())
-}
-
-/// Unicode noncharacters (U+FDD0 to U+FDEF, and the last two code points of every plane), which XML, and so
-/// S3's listings, cannot carry.
-fn is_noncharacter(c: char) -> bool {
-    let code = u32::from(c);
-    (0xFDD0..=0xFDEF).contains(&code) || code & 0xFFFE == 0xFFFE
-}
-
 fn object_options(env: &Env<'_>) -> Result<ObjectOptions, ConfigError> {
     let server_side_encryption = env.get("SERVER_SIDE_ENCRYPTION");
     if let Some(sse) = &server_side_encryption
@@ -334,7 +277,7 @@ fn access(env: &Env<'_>) -> Result<AccessConfig, ConfigError> {
     })
 }
 
-fn invalid(name: &'static str, value: &str, reason: &str) -> ConfigError {
+pub(super) fn invalid(name: &'static str, value: &str, reason: &str) -> ConfigError {
     ConfigError {
         name,
         value: value.to_owned(),

@@ -180,7 +180,7 @@ fn a_budget_that_cannot_hold_a_part_is_refused() {
     ];
     let err = config(&odd).unwrap_err();
     assert_eq!(err.name, "UPLOAD_MEMORY_BUDGET");
-    let needed = read::budget_needed(5_242_881, 256);
+    let needed = checks::budget_needed(5_242_881, 256);
     assert!(err.reason.contains(&needed.to_string()), "{}", err.reason);
     let enough = needed.to_string();
     config(&[

@@ -352,7 +352,7 @@ impl AppError {
             // forge a log line.
             other => tracing::info!(
                 code = other.code(),
-                error = %Escaped(&other.to_string()),
+                error = %crate::telemetry::Escaped(&other.to_string()),
                 "upload rejected"
             ),
         }
@@ -373,26 +373,6 @@ impl AppError {
 
 /// How long clients are told to wait before retrying a 503.
 const RETRY_AFTER_SECS: u64 = 5;
-
-/// Client input in a log line, with control and bidirectional-formatting characters escaped (`\n`, `\u{202e}`),
-/// so that a file name cannot start a new log line or reorder what a terminal shows.
-pub struct Escaped<'a>(pub &'a str);
-
-impl std::fmt::Display for Escaped<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        use std::fmt::Write as _;
-        for c in self.0.chars() {
-            let invisible = c.is_control()
-                || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
-            if invisible {
-                write!(f, "{}", c.escape_default())?;
-            } else {
-                f.write_char(c)?;
-            }
-        }
-        Ok(())
-    }
-}
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {

@@ -172,9 +172,12 @@ fn errors_that_pass_tell_when_to_retry() {
 #[test]
 fn client_input_in_logs_is_escaped() {
     let forged = "a.png\n2026-12-02T00:00:00Z  INFO upload accepted\u{202e}gnp.exe";
-    let shown = Escaped(forged).to_string();
+    let shown = crate::telemetry::Escaped(forged).to_string();
     assert!(!shown.contains('\n'), "{shown}");
     assert!(!shown.contains('\u{202e}'), "{shown}");
     assert!(shown.contains("a.png\\n2026"), "{shown}");
-    assert_eq!(Escaped("사진 1.png").to_string(), "사진 1.png");
+    assert_eq!(
+        crate::telemetry::Escaped("사진 1.png").to_string(),
+        "사진 1.png"
+    );
 }
