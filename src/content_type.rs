@@ -89,7 +89,7 @@ const INERT: &[&str] = &[
     "text/plain",
 ];
 
-/// `inline` only for the [`INERT`] types; `attachment` for every other, so that a stored object can never act
+/// `inline` only for the `INERT` types; `attachment` for every other, so that a stored object can never act
 /// as a page of the bucket's origin: a browser downloads it instead of opening it.
 pub fn disposition_for(content_type: &str) -> &'static str {
     let essence = content_type

@@ -1,7 +1,7 @@
 //! The binary's commands besides the server: `check` verifies that the configured bucket is set up the way the
 //! seed course sets it up (and that the server's own client can use it), `clean` is the course's last step.
 //!
-//! Both use the server's configuration and build the store exactly as the server does ([`Application::build`]:
+//! Both use the server's configuration and build the store exactly as the server does ([`Application::build`](crate::Application::build):
 //! the embedded store when no bucket is configured, the same S3 client and URL builder otherwise), and print to a
 //! writer they are given, so tests read what a person would see.
 

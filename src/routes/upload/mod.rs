@@ -7,8 +7,8 @@
 //! shutdown, a request still running when the grace period ends is cancelled the same way, and the server waits
 //! for its clean-up.
 //!
-//! - [`body`]: the request body, bounded in time, rate and part-header size.
-//! - [`answer`]: the answer's fields and the object keys.
+//! - `body`: the request body, bounded in time, rate and part-header size.
+//! - `answer`: the answer's fields and the object keys.
 
 mod answer;
 mod body;

@@ -4,7 +4,7 @@
 //! goes as one PutObject with its known length; otherwise as a multipart upload with a few parts in flight,
 //! completed in order and aborted on any error, including a client that disconnects (the abort then runs from
 //! a guard's `Drop`). Memory is bounded twice: per file (parts in flight + the one being read) and across all
-//! uploads (a byte budget shared by the whole server, taken as bytes arrive: see [`reader`]), so slow stores
+//! uploads (a byte budget shared by the whole server, taken as bytes arrive: see `reader.rs`), so slow stores
 //! slow clients down instead of growing memory.
 //!
 //! With `KEY_STRATEGY=original`, every write is conditional (`If-None-Match: *`): an upload never overwrites an
