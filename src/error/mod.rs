@@ -5,7 +5,6 @@
 //! JSON: `{"error": {"code", "message", "field"}}`. Internal and store failures are logged here, once, with their
 //! cause; the client gets the code and a message without internals.
 
-use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -248,57 +247,6 @@ impl AppError {
         self.status().is_client_error()
     }
 
-    /// Classifies an aws-sdk-s3 failure: unreachable (503) or refused (502), logged with a hint.
-    pub fn from_sdk<E, R>(operation: &'static str, err: SdkError<E, R>) -> Self
-    where
-        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: std::fmt::Debug,
-    {
-        match &err {
-            SdkError::ServiceError(service) => {
-                let inner = service.err();
-                let code = inner.code().unwrap_or("Unknown").to_owned();
-                let detail = inner.message().unwrap_or_default().to_owned();
-                Self::StoreRejected {
-                    operation,
-                    code,
-                    detail,
-                }
-            }
-            SdkError::TimeoutError(_)
-            | SdkError::DispatchFailure(_)
-            | SdkError::ResponseError(_) => Self::StoreUnavailable {
-                operation,
-                detail: aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
-            },
-            _ => Self::Internal(anyhow::anyhow!(
-                "{operation}: {}",
-                aws_smithy_types::error::display::DisplayErrorContext(&err)
-            )),
-        }
-    }
-
-    /// What an operator should do about a store error, for the log.
-    fn hint(&self) -> Option<&'static str> {
-        match self.code() {
-            "STORE_ACCESS_DENIED" => Some(
-                "check AWS_ACCESS_KEY / AWS_SECRET_ACCESS_KEY and that the key's IAM policy allows \
-                 s3:PutObject, s3:AbortMultipartUpload and s3:DeleteObject on this bucket",
-            ),
-            "STORE_NO_SUCH_BUCKET" => {
-                Some("check AWS_S3_BUCKET and AWS_REGION: the bucket does not exist there")
-            }
-            "STORE_ACL_NOT_SUPPORTED" => Some(
-                "the bucket has ACLs disabled (the default since 2023): unset OBJECT_ACL and make objects \
-                 public with a bucket policy instead",
-            ),
-            "STORE_UNAVAILABLE" => {
-                Some("check the endpoint and the network; uploads resume when it answers")
-            }
-            _ => None,
-        }
-    }
-
     /// Seconds a client should wait before retrying (the `Retry-After` header), for errors that pass.
     pub fn retry_after(&self) -> Option<u64> {
         match self {
@@ -401,5 +349,6 @@ impl IntoResponse for FileError {
     }
 }
 
+mod store;
 #[cfg(test)]
 mod tests;

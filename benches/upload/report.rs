@@ -1,0 +1,169 @@
+//! The report: the table, the ratios to a direct PUT, and the targets.
+
+use super::*;
+
+pub(crate) fn report(
+    header: &str,
+    results: &[(Scenario, Vec<(Side, Measured)>)],
+    labels: &[String],
+    idle: &[(String, u64, u64)],
+) -> String {
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    let mut out = String::new();
+    let _ = writeln!(out, "{header}");
+    let _ = writeln!(
+        out,
+        "x direct = this side / direct PUT, measured in the same run. CPU counts utime+stime over the timed \
+         section only. Peak RSS is the server's VmHWM, reset before each round."
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "| scenario | side | MiB/s | req/s | p50 ms | p99 ms | x direct MiB/s | x direct p99 | \
+         server peak RSS MiB | server CPU s/GiB | store CPU s/GiB | client CPU s/GiB | client CPU % | \
+         checked size/bytes |"
+    );
+    let _ = writeln!(
+        out,
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+    );
+    let mut checks: Vec<(String, bool)> = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
+    for (scenario, sides) in results {
+        let direct = sides
+            .iter()
+            .find(|(s, _)| *s == Side::Direct)
+            .map(|(_, m)| m);
+        let direct_mp = sides
+            .iter()
+            .find(|(s, _)| *s == Side::DirectMultipart)
+            .map(|(_, m)| m);
+        for (side, m) in sides {
+            let label = match side {
+                Side::Direct => "direct PUT".to_owned(),
+                Side::DirectMultipart => "direct multipart".to_owned(),
+                Side::Server(i) => labels[*i].clone(),
+            };
+            let (ratio, p99_ratio) = match (side, direct) {
+                (Side::Direct, _) | (_, None) => (String::new(), String::new()),
+                (_, Some(d)) => (
+                    format!("{:.2}", m.mib_per_s() / d.mib_per_s()),
+                    format!(
+                        "{:.2}",
+                        m.percentile(0.99).as_secs_f64() / d.percentile(0.99).as_secs_f64()
+                    ),
+                ),
+            };
+            let (peak, server_cpu) = match side {
+                Side::Server(_) => (
+                    format!("{:.1}", mib(m.server_peak_kib)),
+                    format!("{:.2}", m.per_gib(m.server_cpu)),
+                ),
+                _ => (String::new(), String::new()),
+            };
+            let _ = writeln!(
+                out,
+                "| {} (x{}) | {label} | {:.0} | {:.1} | {:.1} | {:.1} | {ratio} | {p99_ratio} | {peak} | \
+                 {server_cpu} | {:.2} | {:.2} | {:.0}% | {}/{} |",
+                scenario.name,
+                scenario.rounds,
+                m.mib_per_s(),
+                m.requests_per_s(),
+                m.percentile(0.5).as_secs_f64() * 1e3,
+                m.percentile(0.99).as_secs_f64() * 1e3,
+                m.per_gib(m.store_cpu),
+                m.per_gib(m.client_cpu),
+                100.0 * m.client_cpu / m.elapsed.as_secs_f64(),
+                m.verified_size,
+                m.verified_content,
+            );
+            if *side == Side::DirectMultipart && !m.complete.is_empty() {
+                let mut complete = m.complete.clone();
+                complete.sort();
+                notes.push(format!(
+                    "{}: the store's CompleteMultipartUpload (of a request's last file) alone took {:.0} ms \
+                     (median) of the direct multipart request's {:.0} ms",
+                    scenario.name,
+                    complete[complete.len() / 2].as_secs_f64() * 1e3,
+                    m.percentile(0.5).as_secs_f64() * 1e3,
+                ));
+            }
+            let (Side::Server(0), Some(d)) = (side, direct) else {
+                continue;
+            };
+            let ratio = m.mib_per_s() / d.mib_per_s();
+            if let Some(target) = scenario.target_ratio {
+                let mut line = format!(
+                    "{}: throughput {ratio:.2}x direct PUT (target >= {target:.1}x)",
+                    scenario.name
+                );
+                if let Some(mp) = direct_mp {
+                    let _ = write!(
+                        line,
+                        "; {:.2}x direct multipart",
+                        m.mib_per_s() / mp.mib_per_s()
+                    );
+                }
+                checks.push((line, ratio >= target));
+            }
+            let p99 = m.percentile(0.99).as_secs_f64() / d.percentile(0.99).as_secs_f64();
+            let mut line = format!(
+                "{}: p99 {p99:.2}x direct PUT (target <= 1.5x)",
+                scenario.name
+            );
+            if let Some(mp) = direct_mp {
+                let _ = write!(
+                    line,
+                    "; {:.2}x direct multipart",
+                    m.percentile(0.99).as_secs_f64() / mp.percentile(0.99).as_secs_f64()
+                );
+            }
+            checks.push((line, p99 <= 1.5));
+            let per_gib = m.per_gib(m.server_cpu);
+            checks.push((
+                format!(
+                    "{}: server {per_gib:.2} CPU s/GiB (target <= 1.5)",
+                    scenario.name
+                ),
+                per_gib <= 1.5,
+            ));
+            if scenario.id == "huge" {
+                let peak = mib(m.server_peak_kib);
+                checks.push((
+                    format!(
+                        "{}: server peak RSS {peak:.1} MiB (target <= 48 MiB)",
+                        scenario.name
+                    ),
+                    peak <= 48.0,
+                ));
+            }
+        }
+    }
+    let _ = writeln!(out);
+    for (label, start, after) in idle {
+        let _ = writeln!(
+            out,
+            "{label} idle RSS: {:.1} MiB after start, {:.1} MiB after the run",
+            mib(*start),
+            mib(*after)
+        );
+    }
+    if let Some((_, start, _)) = idle.first() {
+        checks.push((
+            format!(
+                "server idle RSS {:.1} MiB after start (target <= 20 MiB)",
+                mib(*start)
+            ),
+            mib(*start) <= 20.0,
+        ));
+    }
+    for note in notes {
+        let _ = writeln!(out, "{note}");
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "targets (server under test):");
+    for (what, met) in &checks {
+        let _ = writeln!(out, "- [{}] {what}", if *met { "met" } else { "NOT met" });
+    }
+    out
+}
