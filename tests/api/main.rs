@@ -2,6 +2,7 @@
 
 mod errors;
 mod faults;
+mod fixtures;
 mod helpers;
 mod hostile;
 mod meta;
