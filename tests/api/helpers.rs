@@ -271,15 +271,7 @@ impl TestApp {
     /// lacks that call, so for the embedded store its data folder is read (one `.upload-<id>.json` file each).
     pub(crate) async fn pending_multipart_uploads(&self) -> Vec<String> {
         match &self.backend {
-            Backend::Embedded { data_dir } => std::fs::read_dir(data_dir)
-                .map(|entries| {
-                    entries
-                        .filter_map(Result::ok)
-                        .map(|e| e.file_name().to_string_lossy().into_owned())
-                        .filter(|n| n.starts_with(".upload-") || n.starts_with(".upload_id-"))
-                        .collect()
-                })
-                .unwrap_or_default(),
+            Backend::Embedded { data_dir } => embedded_uploads(data_dir),
             Backend::Remote => {
                 let listed = self
                     .s3
@@ -298,6 +290,25 @@ impl TestApp {
                     .collect()
             }
         }
+    }
+
+    /// The bytes of the object at `key`.
+    pub(crate) async fn object_bytes(&self, key: &str) -> Vec<u8> {
+        let object = self
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .unwrap_or_else(|err| panic!("get {key}: {err:?}"));
+        object
+            .body
+            .collect()
+            .await
+            .expect("the object's body")
+            .into_bytes()
+            .to_vec()
     }
 
     /// Asserts the bucket holds exactly `expected` objects and no open multipart upload.
@@ -335,6 +346,20 @@ impl Drop for TestApp {
             server.abort();
         }
     }
+}
+
+/// The multipart uploads an embedded store's folder holds open: its `.upload-<id>.json` records and
+/// `.upload_id-<id>.*` part and staging files.
+pub(crate) fn embedded_uploads(data_dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(data_dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(".upload-") || n.starts_with(".upload_id-"))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// A file part for a multipart form.

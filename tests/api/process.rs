@@ -12,6 +12,26 @@ use reqwest::multipart::Form;
 
 use crate::helpers::{file_part, pattern};
 
+/// The server binary in `dir` (an empty folder, so no `.env` is read), on free loopback ports, with its
+/// embedded store in `dir/store`, JSON logs, and `settings` on top.
+pub(crate) fn server_command(dir: &std::path::Path, settings: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_s3-upload-server"));
+    command
+        .current_dir(dir)
+        .env("HOST", "127.0.0.1")
+        .env("PORT", "0")
+        .env("EMBEDDED_S3_ADDR", "127.0.0.1:0")
+        .env("EMBEDDED_S3_DATA_DIR", dir.join("store"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("LOG_FORMAT", "json")
+        .env("RUST_LOG", "s3_upload_server=info,warn")
+        .env_remove("AWS_S3_BUCKET");
+    for (name, value) in settings {
+        command.env(name, value);
+    }
+    command
+}
+
 pub(crate) struct ServerProcess {
     pub(crate) child: Child,
     pub(crate) url: String,
@@ -26,22 +46,8 @@ impl ServerProcess {
     /// Logs are JSON unless `settings` say otherwise.
     pub(crate) fn start(settings: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temporary folder");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_s3-upload-server"));
-        command
-            .current_dir(dir.path())
-            .env("HOST", "127.0.0.1")
-            .env("PORT", "0")
-            .env("EMBEDDED_S3_ADDR", "127.0.0.1:0")
-            .env("EMBEDDED_S3_DATA_DIR", dir.path().join("store"))
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("LOG_FORMAT", "json")
-            .env("RUST_LOG", "s3_upload_server=info,warn")
-            .env_remove("AWS_S3_BUCKET")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        for (name, value) in settings {
-            command.env(name, value);
-        }
+        let mut command = server_command(dir.path(), settings);
+        command.stdout(Stdio::piped()).stderr(Stdio::inherit());
         let mut child = command.spawn().expect("start the server binary");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();

@@ -5,25 +5,11 @@
 //! conditional (`If-None-Match: *`): B's `same.png` is refused (409 `FILE_EXISTS`) and A's file stays as A
 //! stored it.
 
-use aws_sdk_s3::primitives::ByteStream;
 use reqwest::multipart::Form;
 
 use crate::helpers::{
-    TestApp, error_code, file_part, pattern, png, spawn_app_with, spawn_embedded_app_with,
+    error_code, file_part, pattern, png, spawn_app_with, spawn_embedded_app_with,
 };
-
-async fn stored_bytes(app: &TestApp, key: &str) -> Vec<u8> {
-    let object = app
-        .s3
-        .get_object()
-        .bucket(&app.bucket)
-        .key(key)
-        .send()
-        .await
-        .unwrap_or_else(|err| panic!("{key} is still stored: {err:?}"));
-    let body: ByteStream = object.body;
-    body.collect().await.expect("body").into_bytes().to_vec()
-}
 
 #[tokio::test]
 async fn a_failed_request_cannot_delete_a_file_another_request_stored() {
@@ -61,7 +47,7 @@ async fn a_failed_request_cannot_delete_a_file_another_request_stored() {
         (413, Some("LIMIT_FILE_SIZE"))
     );
 
-    assert_eq!(stored_bytes(&app, "same.png").await, png());
+    assert_eq!(app.object_bytes("same.png").await, png());
     app.assert_bucket_holds(1).await;
 }
 
@@ -90,7 +76,7 @@ async fn a_large_file_of_a_stored_name_is_refused_at_completion_and_aborted() {
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["error"]["code"], "FILE_EXISTS");
     assert!(
-        stored_bytes(&app, "video.bin").await == first,
+        app.object_bytes("video.bin").await == first,
         "A's bytes are kept"
     );
     app.assert_bucket_holds(1).await;

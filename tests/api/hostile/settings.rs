@@ -4,26 +4,15 @@
 //! upload wait forever; `KEY_PREFIX=./x/` and a 64-byte prefix gave 502s on the embedded store;
 //! `EMBEDDED_S3_ADDR=0.0.0.0:…` put the store, and its published keys, on the network.
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
-use crate::process::ServerProcess;
+use crate::process::{ServerProcess, server_command};
 
 /// Runs the binary with `settings` in an empty folder; returns whether it started and what it printed.
 fn start_with(settings: &[(&str, &str)]) -> (bool, String) {
     let dir = tempfile::tempdir().expect("temporary folder");
-    let mut command = Command::new(env!("CARGO_BIN_EXE_s3-upload-server"));
-    command
-        .current_dir(dir.path())
-        .env("HOST", "127.0.0.1")
-        .env("PORT", "0")
-        .env("EMBEDDED_S3_ADDR", "127.0.0.1:0")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env_remove("AWS_S3_BUCKET")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (name, value) in settings {
-        command.env(name, value);
-    }
+    let mut command = server_command(dir.path(), settings);
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
     // A valid configuration would serve forever: `check` reads the same settings and exits.
     command.arg("check");
     let output = command.output().expect("run the binary");

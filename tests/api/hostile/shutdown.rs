@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
 use super::{host, read_answer};
-use crate::helpers::pattern;
+use crate::helpers::{embedded_uploads, pattern};
 use crate::process::ServerProcess;
 
 const MIB: usize = 1024 * 1024;
@@ -31,19 +31,6 @@ fn files_under(dir: &Path) -> Vec<String> {
         }
     }
     found
-}
-
-/// The multipart uploads the embedded store holds open (its `.upload-<id>.json` records and staging files).
-fn open_uploads(store: &Path) -> Vec<String> {
-    std::fs::read_dir(store)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.starts_with(".upload-") || n.starts_with(".upload_id-"))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 #[tokio::test]
@@ -71,7 +58,7 @@ async fn uploads_still_running_when_the_grace_ends_are_cancelled_and_leave_nothi
     let mut started = false;
     for _ in 0..100 {
         let objects = files_under(&store.join("uploads"));
-        if !open_uploads(&store).is_empty() && !objects.is_empty() {
+        if !embedded_uploads(&store).is_empty() && !objects.is_empty() {
             started = true;
             break;
         }
@@ -95,7 +82,7 @@ async fn uploads_still_running_when_the_grace_ends_are_cancelled_and_leave_nothi
         "{answer}"
     );
     assert_eq!(files_under(&store.join("uploads")), Vec::<String>::new());
-    assert_eq!(open_uploads(&store), Vec::<String>::new());
+    assert_eq!(embedded_uploads(&store), Vec::<String>::new());
     assert!(
         !server.logged("cancelling them").is_empty(),
         "the cancellation is logged"
@@ -117,13 +104,13 @@ async fn a_client_gone_before_shutdown_is_cleaned_up_before_exit() {
     let mut socket = super::start_upload(&server.url, 64 * MIB as u64, "gone.bin").await;
     socket.write_all(&pattern(12 * MIB)).await.expect("write");
     for _ in 0..100 {
-        if !open_uploads(&store).is_empty() {
+        if !embedded_uploads(&store).is_empty() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(
-        !open_uploads(&store).is_empty(),
+        !embedded_uploads(&store).is_empty(),
         "no multipart upload was opened"
     );
 
@@ -131,6 +118,6 @@ async fn a_client_gone_before_shutdown_is_cleaned_up_before_exit() {
     server.terminate();
     server.exited_within(Duration::from_secs(15)).await;
 
-    assert_eq!(open_uploads(&store), Vec::<String>::new());
+    assert_eq!(embedded_uploads(&store), Vec::<String>::new());
     assert_eq!(files_under(&store.join("uploads")), Vec::<String>::new());
 }

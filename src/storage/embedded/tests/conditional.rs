@@ -7,7 +7,7 @@ use futures_util::TryStreamExt as _;
 use s3s::dto::*;
 use s3s::{S3 as _, S3ErrorCode, S3Result};
 
-use super::{PART, pattern, put, request, store_with_bucket};
+use super::{PART, pattern, put, request, staged_upload, store_with_bucket};
 use crate::storage::embedded::store::Store;
 
 fn code<T>(answer: S3Result<T>) -> Option<S3ErrorCode> {
@@ -42,39 +42,6 @@ async fn read(store: &Store, key: &str) -> Vec<u8> {
     let got = store.get_object(request(get)).await.expect("get").output;
     let body: Vec<Bytes> = got.body.expect("body").try_collect().await.expect("read");
     body.concat()
-}
-
-/// A multipart upload of `key` with one staged part of `body` (so the store completes it itself).
-async fn staged_upload(store: &Store, key: &str, body: Bytes) -> (String, ETag) {
-    let create = CreateMultipartUploadInput::builder()
-        .bucket("uploads".to_owned())
-        .key(key.to_owned())
-        .build()
-        .expect("input");
-    let upload_id = store
-        .create_multipart_upload(request(create))
-        .await
-        .expect("create")
-        .output
-        .upload_id
-        .expect("id");
-    let part = UploadPartInput::builder()
-        .bucket("uploads".to_owned())
-        .key(key.to_owned())
-        .upload_id(upload_id.clone())
-        .part_number(1)
-        .content_length(Some(i64::try_from(body.len()).expect("small")))
-        .body(Some(StreamingBlob::from(s3s::Body::from(body))))
-        .build()
-        .expect("input");
-    let e_tag = store
-        .upload_part(request(part))
-        .await
-        .expect("part")
-        .output
-        .e_tag
-        .expect("etag");
-    (upload_id, e_tag)
 }
 
 async fn complete_if_none_match(

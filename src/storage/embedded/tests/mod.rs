@@ -10,7 +10,10 @@ use bytes::Bytes;
 use hyper::http::{Extensions, HeaderMap, Method, Uri};
 use s3s::auth::Credentials;
 use s3s::crypto::{Checksum as _, Md5};
-use s3s::dto::{CreateBucketInput, PutObjectInput, StreamingBlob};
+use s3s::dto::{
+    CreateBucketInput, CreateMultipartUploadInput, ETag, PutObjectInput, StreamingBlob,
+    UploadPartInput,
+};
 use s3s::{S3 as _, S3Request, S3Result};
 
 use super::store::Store;
@@ -95,4 +98,37 @@ pub(super) fn tree(dir: &std::path::Path) -> std::collections::BTreeSet<String> 
         }
     }
     found
+}
+
+/// A multipart upload of `key` with one staged part of `body` (so the store completes it itself).
+pub(super) async fn staged_upload(store: &Store, key: &str, body: Bytes) -> (String, ETag) {
+    let create = CreateMultipartUploadInput::builder()
+        .bucket("uploads".to_owned())
+        .key(key.to_owned())
+        .build()
+        .expect("input");
+    let upload_id = store
+        .create_multipart_upload(request(create))
+        .await
+        .expect("create")
+        .output
+        .upload_id
+        .expect("id");
+    let part = UploadPartInput::builder()
+        .bucket("uploads".to_owned())
+        .key(key.to_owned())
+        .upload_id(upload_id.clone())
+        .part_number(1)
+        .content_length(Some(i64::try_from(body.len()).expect("small")))
+        .body(Some(StreamingBlob::from(s3s::Body::from(body))))
+        .build()
+        .expect("input");
+    let e_tag = store
+        .upload_part(request(part))
+        .await
+        .expect("part")
+        .output
+        .e_tag
+        .expect("etag");
+    (upload_id, e_tag)
 }

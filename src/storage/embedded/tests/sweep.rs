@@ -1,10 +1,7 @@
 //! The start-up sweep: every upload's files and the side files of deleted objects go; objects, their side files
 //! and files the store did not write stay.
 
-use s3s::S3 as _;
-use s3s::dto::*;
-
-use super::{PART, pattern, put, request, store_with_bucket, tree};
+use super::{PART, pattern, put, staged_upload, store_with_bucket, tree};
 use crate::storage::embedded::folder::{Swept, sweep};
 use crate::storage::embedded::layout::side_file_stem;
 
@@ -15,28 +12,7 @@ async fn a_sweep_removes_leftovers_and_keeps_every_object() {
     let root = dir.path();
     put(&store, "kept/one.txt", b"1").await.expect("put");
     put(&store, "kept/two.txt", b"22").await.expect("put");
-    let create = CreateMultipartUploadInput::builder()
-        .bucket("uploads".to_owned())
-        .key("cut/big.bin".to_owned())
-        .build()
-        .expect("input");
-    let upload_id = store
-        .create_multipart_upload(request(create))
-        .await
-        .expect("create")
-        .output
-        .upload_id
-        .expect("upload id");
-    let part = UploadPartInput::builder()
-        .bucket("uploads".to_owned())
-        .key("cut/big.bin".to_owned())
-        .upload_id(upload_id.clone())
-        .part_number(1)
-        .content_length(Some(i64::try_from(PART).expect("small")))
-        .body(Some(StreamingBlob::from(s3s::Body::from(pattern(PART, 1)))))
-        .build()
-        .expect("input");
-    store.upload_part(request(part)).await.expect("part 1");
+    let (upload_id, _) = staged_upload(&store, "cut/big.bin", pattern(PART, 1)).await;
     drop(store);
     let gone = side_file_stem("uploads", "deleted/long-ago.txt");
     std::fs::write(

@@ -54,16 +54,7 @@ async fn racing_conditional_writes_of_one_key_have_exactly_one_winner() {
     // Assert
     assert_eq!(winners.len(), 1, "exactly one conditional write wins");
     assert_eq!(refused, racers + 1);
-    let stored = app
-        .s3
-        .get_object()
-        .bucket(&app.bucket)
-        .key(key)
-        .send()
-        .await
-        .expect("get the winner");
-    let bytes = stored.body.collect().await.expect("body").into_bytes();
-    assert_eq!(bytes.to_vec(), winners[0]);
+    assert_eq!(app.object_bytes(key).await, winners[0]);
     app.assert_bucket_holds(1).await;
 }
 
