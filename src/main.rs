@@ -113,7 +113,10 @@ async fn run(command: Option<Command>) -> anyhow::Result<ExitCode> {
         }
     }
     log_who_may_upload(&config);
+    // `url` is a field of its own so that programs starting the binary (the tests, the benchmark) read the port
+    // from the JSON log line instead of from its text.
     tracing::info!(
+        url,
         "upload server listening: open {url}/ or POST files in the field `photos` to {url}/upload"
     );
     app.run_until_stopped(shutdown_signal())
