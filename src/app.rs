@@ -1,123 +1,52 @@
-//! The application: state, router and middleware, built from a [`Config`], and a server that runs until told
-//! to stop. Tests build the same thing on port 0.
+//! The application assembled: the store opened ([`Storage::open`]), the shared [`AppState`], each feature's
+//! router merged under the middleware every route shares, and the port bound. Tests build the same thing on
+//! port 0.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
-use aws_sdk_s3::Client;
+use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath};
-use axum::http::{HeaderName, Request, StatusCode};
+use axum::http::{HeaderName, Request};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde_json::json;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::config::{Config, StoreConfig};
-use crate::lifecycle::Lifecycle;
-use crate::metrics::{self, Metrics};
-use crate::routes::{auth, meta, openapi, upload};
-use crate::storage::embedded::EmbeddedStore;
-use crate::storage::upload::Uploader;
-use crate::storage::{self, ClientSettings, UrlBuilder};
-
-/// What every request handler shares: cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub uploader: Uploader,
-    pub urls: UrlBuilder,
-    /// This application's metrics (one registry per app: tests run many apps in one process).
-    pub metrics: Metrics,
-    /// Upload requests that may be received at once (`MAX_UPLOADS`).
-    pub uploads: Arc<Semaphore>,
-    /// Tracks upload tasks and what they stored, and cancels them at shutdown.
-    pub lifecycle: Lifecycle,
-}
+use crate::config::Config;
+use crate::error::AppError;
+use crate::metrics;
+use crate::routes;
+use crate::state::AppState;
+use crate::storage::Storage;
 
 /// A built application, bound to its port and ready to serve.
 pub struct Application {
     listener: TcpListener,
     router: Router,
     state: AppState,
-    store: Store,
-}
-
-/// Which store the application writes to, and how to reach it.
-#[derive(Debug)]
-pub enum Store {
-    Embedded(EmbeddedStore),
-    Remote { endpoint: Option<String> },
+    storage: Storage,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 impl Application {
-    /// Starts the embedded store when no bucket is configured, builds the S3 client and the router, and binds
-    /// the HTTP port. A remote bucket that does not answer yet is reported, not fatal: `/ready` tells when it
-    /// does.
+    /// Opens the store (starting the embedded one when no bucket is configured), builds the state and the
+    /// router, and binds the HTTP port. A remote bucket that does not answer yet is not fatal: `/ready` tells
+    /// when it does.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let timeout = config.upload.s3_timeout;
-        let (client, store) = match &config.store {
-            StoreConfig::Embedded(embedded) => {
-                let store = EmbeddedStore::start(embedded).await?;
-                let client = storage::build_client(ClientSettings {
-                    region: embedded.region.clone(),
-                    endpoint: Some(store.endpoint()),
-                    credentials: Some(aws_sdk_s3::config::Credentials::new(
-                        embedded.access_key.clone(),
-                        embedded.secret_key.expose().to_owned(),
-                        None,
-                        None,
-                        "embedded",
-                    )),
-                    timeout,
-                })
-                .await;
-                create_bucket(&client, &embedded.bucket).await?;
-                (client, Store::Embedded(store))
-            }
-            StoreConfig::Remote(remote) => {
-                let client = storage::build_client(storage::remote_settings(remote, timeout)).await;
-                (
-                    client,
-                    Store::Remote {
-                        endpoint: remote.endpoint.clone(),
-                    },
-                )
-            }
-        };
-        let urls = UrlBuilder::new(&config, store.endpoint().as_deref());
-        let lifecycle = Lifecycle::new();
-        let uploader = Uploader::new(
-            client,
-            config.bucket().to_owned(),
-            &config.upload,
-            lifecycle.clone(),
-        );
+        let storage = Storage::open(&config).await?;
         let addr = SocketAddr::new(config.host, config.port);
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("bind the HTTP server to {addr} (set HOST and PORT)"))?;
-        let state = AppState {
-            uploads: Arc::new(Semaphore::new(config.limits.max_uploads)),
-            config: Arc::new(config),
-            uploader,
-            urls,
-            metrics: Metrics::new(),
-            lifecycle,
-        };
+        let state = AppState::new(config, storage.bucket().clone());
         Ok(Self {
             listener,
             router: router(state.clone()),
             state,
-            store,
+            storage,
         })
     }
 
@@ -127,26 +56,13 @@ impl Application {
     }
 
     /// The store in use.
-    pub fn store(&self) -> &Store {
-        &self.store
+    pub fn storage(&self) -> &Storage {
+        &self.storage
     }
 
     /// The shared state (tests read the client and bucket from it).
     pub fn state(&self) -> &AppState {
         &self.state
-    }
-
-    /// Checks that the bucket answers, for the start-up message.
-    pub async fn check_bucket(&self) -> Result<(), crate::error::AppError> {
-        let check =
-            storage::check_bucket(self.state.uploader.client(), self.state.uploader.bucket());
-        match tokio::time::timeout(Duration::from_secs(5), check).await {
-            Ok(result) => result,
-            Err(_) => Err(crate::error::AppError::StoreUnavailable {
-                operation: "HeadBucket",
-                detail: "no answer within 5 seconds".to_owned(),
-            }),
-        }
     }
 
     /// Serves until `shutdown` completes, then lets in-flight requests finish for up to `SHUTDOWN_GRACE_SECS`,
@@ -160,69 +76,30 @@ impl Application {
             listener,
             router,
             state,
-            store,
+            storage,
         } = self;
         crate::server::serve(listener, router, &state.config, &state.lifecycle, shutdown).await;
         // The embedded store stops after the server, once the clean-ups that needed it are done.
-        drop(store);
+        drop(storage);
         Ok(())
     }
 }
 
-impl Store {
-    /// The custom endpoint, if any (the embedded store's, or `AWS_ENDPOINT_URL`).
-    pub fn endpoint(&self) -> Option<String> {
-        match self {
-            Self::Embedded(store) => Some(store.endpoint()),
-            Self::Remote { endpoint } => endpoint.clone(),
-        }
-    }
-}
-
-async fn create_bucket(client: &Client, bucket: &str) -> anyhow::Result<()> {
-    match client.create_bucket().bucket(bucket).send().await {
-        Ok(_) => Ok(()),
-        Err(err) => {
-            use aws_sdk_s3::error::ProvideErrorMetadata;
-            match err.code() {
-                Some("BucketAlreadyOwnedByYou" | "BucketAlreadyExists") => Ok(()),
-                _ => Err(anyhow::Error::new(err)
-                    .context(format!("create the embedded bucket `{bucket}`"))),
-            }
-        }
-    }
-}
-
-/// The routes and middleware.
+/// Every feature's routes, and the middleware they share.
 pub fn router(state: AppState) -> Router {
-    let cors = auth::cors_layer(&state.config.access);
-    let upload_route = post(upload::upload).route_layer(axum::middleware::from_fn_with_state(
-        state.clone(),
-        auth::require_upload_token,
-    ));
+    let cors = routes::auth::cors_layer(&state.config.access);
     let recorder = state.metrics.clone();
     Router::new()
-        .route("/", get(meta::index))
-        .route("/app.js", get(meta::app_js))
-        .route("/app.css", get(meta::app_css))
-        .route("/upload", upload_route)
-        .route("/health", get(meta::health))
-        .route("/ready", get(meta::ready))
-        .route("/config", get(meta::public_config))
-        .route("/metrics", get(metrics::export))
-        .route("/openapi.json", get(openapi::document))
+        .merge(routes::meta::router(state.clone()))
+        .merge(routes::upload::router(state.clone()))
+        .merge(routes::metrics::router(state.metrics.clone()))
+        .merge(routes::openapi::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state)
         // Uploads are bounded by this server's own limits (MAX_FILE_SIZE, MAX_FILES, ...), not axum's 2 MB.
         .layer(DefaultBodyLimit::disable())
         .layer(CatchPanicLayer::custom(|_| {
-            tracing::error!("a request handler panicked");
-            error_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "INTERNAL_ERROR",
-                "something went wrong on the server",
-            )
+            AppError::Internal(anyhow::anyhow!("a request handler panicked")).into_response()
         }))
         .layer(axum::middleware::from_fn_with_state(
             recorder,
@@ -247,30 +124,10 @@ pub fn router(state: AppState) -> Router {
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }
 
-fn error_response(status: StatusCode, code: &'static str, message: &str) -> Response {
-    let mut response = (
-        status,
-        Json(json!({ "error": { "code": code, "message": message, "field": null } })),
-    )
-        .into_response();
-    response
-        .extensions_mut()
-        .insert(crate::error::ErrorCode(code));
-    response
-}
-
 async fn not_found() -> Response {
-    error_response(
-        StatusCode::NOT_FOUND,
-        "NOT_FOUND",
-        "no such endpoint: see GET / and POST /upload",
-    )
+    AppError::NotFound.into_response()
 }
 
 async fn method_not_allowed() -> Response {
-    error_response(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "METHOD_NOT_ALLOWED",
-        "this endpoint does not take that method",
-    )
+    AppError::MethodNotAllowed.into_response()
 }

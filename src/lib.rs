@@ -3,23 +3,28 @@
 //! S3-compatible store on loopback, so it works on a fresh machine with no AWS account.
 //!
 //! # Layout
+//! Dependencies point one way: the binary → [`cli`] and [`app`] → [`routes`] → [`state`] → [`storage`] →
+//! [`config`], [`naming`], [`content_type`], [`lifecycle`]. Nothing under [`storage`] knows HTTP.
 //! - [`config`]: every setting, read from the environment (`.env`), with its default.
-//! - [`app`]: the state, router and middleware built from a config.
+//! - [`app`]: the application assembled: the store opened, the state, the feature routers merged under the
+//!   middleware they share, the port bound.
+//! - [`state`]: what every request handler shares.
 //! - [`server`]: serving connections with what each client may hold bounded (connections, header time, idle
 //!   connections, HTTP/2 streams), and a shutdown that cancels unfinished uploads and waits for their clean-up.
 //! - [`lifecycle`]: the tracked upload tasks, their cancellation, and the ledger of what is not settled yet.
-//! - [`routes`]: the endpoints. [`routes::upload`] receives files; [`routes::meta`] serves the page, probes and
-//!   the public configuration; [`routes::openapi`] the API description (`static/openapi.json`).
-//! - [`storage`]: the S3 client, object URLs, the streaming uploader ([`storage::upload`]) and the embedded
-//!   store ([`storage::embedded`]).
+//! - [`routes`]: one router per feature. [`routes::upload`] receives files; [`routes::meta`] serves the page,
+//!   probes and the public configuration; [`routes::metrics`] the metrics; [`routes::openapi`] the API
+//!   description (`static/openapi.json`).
+//! - [`error`]: the HTTP error type, its stable codes and JSON answers; the one place where the store's errors
+//!   become answers.
+//! - [`storage`]: opening the store (the one way, for the server and the CLI), its errors, object URLs, the
+//!   streaming uploader ([`storage::upload`]) and the embedded store ([`storage::embedded`]).
 //! - [`naming`]: file names from multipart headers, sanitized keys, `Content-Disposition` values.
 //! - [`content_type`]: the type a file is stored as.
-//! - [`error`]: the one error type, its stable codes and HTTP answers.
-//! - [`metrics`]: the Prometheus metrics of `GET /metrics`, one registry per app, and the middleware that
-//!   records them.
+//! - [`metrics`]: the Prometheus metrics, one registry per app, and the middleware that records them.
 //! - [`telemetry`]: logging setup, and escaping client input in log lines.
 //! - [`cli`]: the binary's `check` (is the bucket set up as the seed sets it up?) and `clean` (empty it, delete
-//!   it) commands.
+//!   it) commands, on the store opened as the server opens it.
 
 pub mod app;
 pub mod cli;
@@ -31,6 +36,7 @@ pub mod metrics;
 pub mod naming;
 pub mod routes;
 pub mod server;
+pub mod state;
 pub mod storage;
 pub mod telemetry;
 

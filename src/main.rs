@@ -5,7 +5,6 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Parser as _;
-use s3_upload_server::app::Store;
 use s3_upload_server::cli::{self, Cli, Command};
 use s3_upload_server::config::StoreConfig;
 use s3_upload_server::{Application, Config, telemetry};
@@ -69,11 +68,12 @@ async fn run(command: Option<Command>) -> anyhow::Result<ExitCode> {
 
     let app = Application::build(config.clone()).await?;
     let url = format!("http://127.0.0.1:{}", app.port());
-    match (app.store(), &config.store) {
-        (Store::Embedded(store), StoreConfig::Embedded(embedded)) => tracing::info!(
+    let endpoint = app.storage().bucket().endpoint().unwrap_or_default();
+    match &config.store {
+        StoreConfig::Embedded(embedded) => tracing::info!(
             mode = "embedded",
             bucket = embedded.bucket,
-            endpoint = store.endpoint(),
+            endpoint,
             access_key = embedded.access_key,
             secret_key = embedded.secret_key.expose(),
             region = embedded.region,
@@ -82,10 +82,10 @@ async fn run(command: Option<Command>) -> anyhow::Result<ExitCode> {
              AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={} aws --endpoint-url {} s3 ls s3://{})",
             embedded.access_key,
             embedded.secret_key.expose(),
-            store.endpoint(),
+            endpoint,
             embedded.bucket,
         ),
-        (_, StoreConfig::Remote(remote)) => tracing::info!(
+        StoreConfig::Remote(remote) => tracing::info!(
             mode = if remote.endpoint.is_some() {
                 "s3-compatible"
             } else {
@@ -101,9 +101,8 @@ async fn run(command: Option<Command>) -> anyhow::Result<ExitCode> {
             },
             "using a real bucket"
         ),
-        _ => {}
     }
-    match app.check_bucket().await {
+    match app.state().bucket.probe().await {
         Ok(()) => tracing::info!("the bucket answers"),
         Err(err) => {
             err.log();

@@ -1,4 +1,4 @@
-//! Prometheus metrics, served at `GET /metrics` in the text exposition format 0.0.4.
+//! Prometheus metrics, served at `GET /metrics` ([`crate::routes::metrics`]) in the text exposition format 0.0.4.
 //!
 //! One [`Metrics`] registry lives in each application's state (never a process-wide global), so two apps in one
 //! process, as in the tests, count apart. What is recorded where:
@@ -12,18 +12,17 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use prometheus::{
     Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
 
-use crate::app::AppState;
 use crate::error::{ErrorCode, all_codes};
 
 /// The content type of the text exposition format 0.0.4.
-const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Upload durations span a tiny file on loopback to a large one over a slow link.
 const DURATION_BUCKETS: &[f64] = &[
@@ -155,16 +154,6 @@ impl std::fmt::Debug for Metrics {
     }
 }
 
-/// `GET /metrics`: every metric of this application, for a Prometheus scrape.
-pub async fn export(State(state): State<AppState>) -> Response {
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE))],
-        state.metrics.render(),
-    )
-        .into_response()
-}
-
 /// Middleware around every route: counts error answers by the [`ErrorCode`] they carry, and for
 /// `POST /upload` the requests in flight, their duration and outcome. A client that disconnects drops this
 /// future before the answer: the guard records that as `disconnected`.
@@ -174,7 +163,7 @@ pub async fn record(State(metrics): State<Metrics>, request: Request, next: Next
             .extensions()
             .get::<MatchedPath>()
             .is_some_and(|path| path.as_str() == "/upload");
-    let mut guard = is_upload.then(|| InFlight::start(metrics.clone()));
+    let mut guard = is_upload.then(|| UploadTimer::start(metrics.clone()));
     let response = next.run(request).await;
     if let Some(guard) = &mut guard {
         guard.finish(response.status());
@@ -186,13 +175,13 @@ pub async fn record(State(metrics): State<Metrics>, request: Request, next: Next
 }
 
 /// One upload request in flight; records its end when finished or dropped.
-struct InFlight {
+struct UploadTimer {
     metrics: Metrics,
     started: Instant,
     outcome: &'static str,
 }
 
-impl InFlight {
+impl UploadTimer {
     fn start(metrics: Metrics) -> Self {
         metrics.inner.in_flight.inc();
         Self {
@@ -213,7 +202,7 @@ impl InFlight {
     }
 }
 
-impl Drop for InFlight {
+impl Drop for UploadTimer {
     fn drop(&mut self) {
         let inner = &self.metrics.inner;
         inner.in_flight.dec();
@@ -264,8 +253,8 @@ mod tests {
     #[test]
     fn a_dropped_request_counts_as_disconnected() {
         let metrics = Metrics::new();
-        let finished = InFlight::start(metrics.clone());
-        drop(InFlight::start(metrics.clone()));
+        let finished = UploadTimer::start(metrics.clone());
+        drop(UploadTimer::start(metrics.clone()));
         let mut done = finished;
         done.finish(StatusCode::PAYLOAD_TOO_LARGE);
         drop(done);

@@ -7,10 +7,11 @@ use std::time::SystemTime;
 use bytes::Bytes;
 
 use crate::config::{Config, UrlMode};
-use crate::error::AppError;
-use crate::storage::{self, upload::ObjectSpec};
+use crate::lifecycle::Lifecycle;
+use crate::storage::upload::{ObjectSpec, UploadError};
+use crate::storage::{self};
 
-use super::diagnose::{Diagnosis, diagnose_app_error, diagnose_sdk};
+use super::diagnose::{Diagnosis, diagnose_store_error, diagnose_upload_error};
 use super::lifecycle::lifecycle_step;
 use super::multipart::{Incomplete, Listing, abort_uploads, list_incomplete_uploads};
 use super::public_url::{anonymous_get, diagnose_anonymous_get, explain_forbidden};
@@ -45,23 +46,16 @@ pub async fn check(
     }
 
     // 1. Keys, region and bucket: HeadBucket is the cheapest signed request that proves all three.
-    let head = timed(target.client().head_bucket().bucket(target.bucket()).send()).await;
-    match head {
-        Ok(Ok(_)) => p.step(
+    let head = target.client().head_bucket().bucket(target.bucket()).send();
+    match target.call("HeadBucket", head).await {
+        Ok(_) => p.step(
             steps::BUCKET,
             Status::Pass,
             "the keys are valid and the bucket answers in this region (HeadBucket)",
             None,
         )?,
-        Ok(Err(err)) => {
-            p.failed(
-                steps::BUCKET,
-                diagnose_sdk("HeadBucket", err, target.context()),
-            )?;
-            return skip_rest(p);
-        }
-        Err(timeout) => {
-            p.failed(steps::BUCKET, timeout.diagnosis(target.context()))?;
+        Err(diagnosis) => {
+            p.failed(steps::BUCKET, diagnosis)?;
             return skip_rest(p);
         }
     }
@@ -83,7 +77,7 @@ pub async fn check(
             None,
         )?,
         Ok(Err(err)) => {
-            let diagnosis = diagnose_app_error(&err, "PutObject", target.context());
+            let diagnosis = diagnose_upload_error(&err, "PutObject", target.context());
             p.failed(steps::UPLOAD, diagnosis)?;
             // A failed PutObject stores nothing; the multipart checks still make sense.
             p.step(
@@ -107,7 +101,7 @@ pub async fn check(
     // 3. The URL the server hands out (`location`: public or presigned, built as the server builds it) must open
     // with no other credentials, as in a browser. The object is removed afterwards whatever this step found.
     let url = match target.config.url_mode {
-        UrlMode::Public => Ok(target.app.state().urls.url(&key)),
+        UrlMode::Public => Ok(target.store().urls().url(&key)),
         UrlMode::Presigned { ttl } => {
             storage::presigned_get(target.client(), target.bucket(), &key, ttl).await
         }
@@ -120,7 +114,7 @@ pub async fn check(
             },
             Err(err) => Err(unreachable_url(&url, &err, target.context())),
         },
-        Err(err) => Err(diagnose_app_error(
+        Err(err) => Err(diagnose_store_error(
             &err,
             "presign GetObject",
             target.context(),
@@ -180,13 +174,15 @@ fn skip_rest(mut p: Printer<'_>) -> anyhow::Result<Report> {
 }
 
 /// Stores `content` at `key` through the server's own uploader.
-async fn put_test_object(target: &Target, key: &str, content: Bytes) -> Result<(), AppError> {
-    let uploader = &target.app.state().uploader;
+async fn put_test_object(target: &Target, key: &str, content: Bytes) -> Result<(), UploadError> {
+    let uploader = target
+        .store()
+        .uploader(&target.config.upload, Lifecycle::new());
     let length = content.len() as u64;
     let mut reader = uploader.reader(
-        futures_util::stream::iter([Ok::<_, AppError>(content)]),
+        futures_util::stream::iter([Ok::<_, std::convert::Infallible>(content)]),
         Some(length),
-        &uploader.in_flight(),
+        &uploader.part_slots(),
     );
     let first = reader.next_part().await?;
     let spec = ObjectSpec {
@@ -202,21 +198,13 @@ async fn remove_test_object(
     target: &Target,
     key: &str,
 ) -> std::io::Result<()> {
-    let deleted = timed(
-        target
-            .client()
-            .delete_object()
-            .bucket(target.bucket())
-            .key(key)
-            .send(),
-    )
-    .await;
-    let failure = match deleted {
-        Ok(Ok(_)) => None,
-        Ok(Err(err)) => Some(diagnose_sdk("DeleteObject", err, target.context())),
-        Err(timeout) => Some(timeout.diagnosis(target.context())),
-    };
-    match failure {
+    let delete = target
+        .client()
+        .delete_object()
+        .bucket(target.bucket())
+        .key(key)
+        .send();
+    match target.call("DeleteObject", delete).await.err() {
         None => p.step(
             steps::REMOVE,
             Status::Pass,

@@ -10,9 +10,9 @@ use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 
 use crate::config::Config;
-use crate::error::AppError;
+use crate::storage::StoreError;
 
-use super::diagnose::{Diagnosis, diagnose_app_error, diagnose_sdk};
+use super::diagnose::{Diagnosis, diagnose_sdk, diagnose_store_error};
 use super::multipart::{Incomplete, Listing, abort_uploads, list_incomplete_uploads};
 use super::target::Target;
 use super::{CleanArgs, Printer, Report, Status, steps, timed};
@@ -50,19 +50,10 @@ pub async fn clean(
         }
     };
     let bucket = target.bucket().to_owned();
-    match timed(target.client().head_bucket().bucket(&bucket).send()).await {
-        Ok(Ok(_)) => {}
-        Ok(Err(err)) => {
-            p.failed(
-                steps::BUCKET,
-                diagnose_sdk("HeadBucket", err, target.context()),
-            )?;
-            return Ok(false);
-        }
-        Err(timeout) => {
-            p.failed(steps::BUCKET, timeout.diagnosis(target.context()))?;
-            return Ok(false);
-        }
+    let head = target.client().head_bucket().bucket(&bucket).send();
+    if let Err(diagnosis) = target.call("HeadBucket", head).await {
+        p.failed(steps::BUCKET, diagnosis)?;
+        return Ok(false);
     }
     let (count, bytes) = match count_objects(&target, prefix).await {
         Ok(counted) => counted,
@@ -186,6 +177,7 @@ pub async fn clean(
             )?;
             return Ok(false);
         }
+        // Matched here rather than through `Target::call`: the store's code tells a versioned bucket apart.
         match timed(target.client().delete_bucket().bucket(&bucket).send()).await {
             Ok(Ok(_)) => p.step(
                 "bucket deleted",
@@ -234,23 +226,14 @@ fn describe_prefix(prefix: &str, key_prefix: &str) -> String {
 /// How many objects start with `prefix`, and their bytes.
 async fn count_objects(target: &Target, prefix: &str) -> Result<(u64, u64), Diagnosis> {
     let (mut count, mut bytes) = (0u64, 0u64);
-    let mut token = None;
-    loop {
-        let page = timed(
-            target
-                .client()
-                .list_objects_v2()
-                .bucket(target.bucket())
-                .set_prefix(list_prefix(prefix))
-                .set_continuation_token(token.take())
-                .send(),
-        )
-        .await;
-        let page = match page {
-            Ok(Ok(page)) => page,
-            Ok(Err(err)) => return Err(diagnose_sdk("ListObjectsV2", err, target.context())),
-            Err(timeout) => return Err(timeout.diagnosis(target.context())),
-        };
+    let mut pages = target
+        .client()
+        .list_objects_v2()
+        .bucket(target.bucket())
+        .set_prefix(list_prefix(prefix))
+        .into_paginator()
+        .send();
+    while let Some(page) = target.next_page("ListObjectsV2", pages.next()).await? {
         for object in page
             .contents()
             .iter()
@@ -259,39 +242,27 @@ async fn count_objects(target: &Target, prefix: &str) -> Result<(u64, u64), Diag
             count += 1;
             bytes += object.size().map_or(0, |s| u64::try_from(s).unwrap_or(0));
         }
-        token = page.next_continuation_token().map(str::to_owned);
-        if page.is_truncated() != Some(true) || token.is_none() {
-            return Ok((count, bytes));
-        }
     }
+    Ok((count, bytes))
 }
 
 /// Deletes every object that starts with `prefix`, 1,000 (one listing page, one DeleteObjects) at a time. On
 /// failure, returns how many were deleted before it.
 async fn delete_objects(target: &Target, prefix: &str) -> Result<u64, (u64, Diagnosis)> {
     let mut deleted = 0u64;
-    let mut token = None;
+    let mut pages = target
+        .client()
+        .list_objects_v2()
+        .bucket(target.bucket())
+        .max_keys(1000)
+        .set_prefix(list_prefix(prefix))
+        .into_paginator()
+        .send();
     loop {
-        let page = timed(
-            target
-                .client()
-                .list_objects_v2()
-                .bucket(target.bucket())
-                .max_keys(1000)
-                .set_prefix(list_prefix(prefix))
-                .set_continuation_token(token.take())
-                .send(),
-        )
-        .await;
-        let page = match page {
-            Ok(Ok(page)) => page,
-            Ok(Err(err)) => {
-                return Err((
-                    deleted,
-                    diagnose_sdk("ListObjectsV2", err, target.context()),
-                ));
-            }
-            Err(timeout) => return Err((deleted, timeout.diagnosis(target.context()))),
+        let page = match target.next_page("ListObjectsV2", pages.next()).await {
+            Ok(Some(page)) => page,
+            Ok(None) => return Ok(deleted),
+            Err(diagnosis) => return Err((deleted, diagnosis)),
         };
         let objects: Vec<ObjectIdentifier> = page
             .contents()
@@ -301,63 +272,49 @@ async fn delete_objects(target: &Target, prefix: &str) -> Result<u64, (u64, Diag
             .filter(|key| key.starts_with(prefix))
             .filter_map(|key| ObjectIdentifier::builder().key(key).build().ok())
             .collect();
-        if !objects.is_empty() {
-            let batch = objects.len() as u64;
-            let delete = Delete::builder()
-                .set_objects(Some(objects))
-                .quiet(true)
-                .build()
-                .map_err(|err| {
-                    (
-                        deleted,
-                        Diagnosis {
-                            detail: format!("cannot build DeleteObjects: {err}"),
-                            hint: "this is a bug; please report it".to_owned(),
-                        },
-                    )
-                })?;
-            let result = timed(
-                target
-                    .client()
-                    .delete_objects()
-                    .bucket(target.bucket())
-                    .delete(delete)
-                    .send(),
-            )
-            .await;
-            match result {
-                Ok(Ok(output)) => {
-                    let errors = output.errors();
-                    deleted += batch - errors.len() as u64;
-                    if let Some(first) = errors.first() {
-                        let error = AppError::StoreRejected {
-                            operation: "DeleteObjects",
-                            code: first.code().unwrap_or("Unknown").to_owned(),
-                            detail: first.message().unwrap_or_default().to_owned(),
-                        };
-                        let mut diagnosis =
-                            diagnose_app_error(&error, "DeleteObjects", target.context());
-                        diagnosis.detail = format!(
-                            "{} object(s) not deleted, e.g. `{}`: {}",
-                            errors.len(),
-                            first.key().unwrap_or_default(),
-                            diagnosis.detail
-                        );
-                        return Err((deleted, diagnosis));
-                    }
-                }
-                Ok(Err(err)) => {
-                    return Err((
-                        deleted,
-                        diagnose_sdk("DeleteObjects", err, target.context()),
-                    ));
-                }
-                Err(timeout) => return Err((deleted, timeout.diagnosis(target.context()))),
-            }
+        if objects.is_empty() {
+            continue;
         }
-        token = page.next_continuation_token().map(str::to_owned);
-        if page.is_truncated() != Some(true) || token.is_none() {
-            return Ok(deleted);
+        let batch = objects.len() as u64;
+        let delete = Delete::builder()
+            .set_objects(Some(objects))
+            .quiet(true)
+            .build()
+            .map_err(|err| {
+                (
+                    deleted,
+                    Diagnosis {
+                        detail: format!("cannot build DeleteObjects: {err}"),
+                        hint: "this is a bug; please report it".to_owned(),
+                    },
+                )
+            })?;
+        let request = target
+            .client()
+            .delete_objects()
+            .bucket(target.bucket())
+            .delete(delete)
+            .send();
+        let output = target
+            .call("DeleteObjects", request)
+            .await
+            .map_err(|diagnosis| (deleted, diagnosis))?;
+        let errors = output.errors();
+        deleted += batch - errors.len() as u64;
+        if let Some(first) = errors.first() {
+            let error = StoreError::Rejected {
+                operation: "DeleteObjects",
+                code: first.code().unwrap_or("Unknown").to_owned(),
+                detail: first.message().unwrap_or_default().to_owned(),
+            };
+            let mut diagnosis = diagnose_store_error(&error, "DeleteObjects", target.context());
+            diagnosis.detail = format!(
+                "{} object(s) not deleted, e.g. `{}`: {}",
+                errors.len(),
+                first.key().unwrap_or_default(),
+                diagnosis.detail
+            );
+            return Err((deleted, diagnosis));
         }
     }
 }

@@ -2,7 +2,8 @@
 
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 
-use crate::error::AppError;
+use crate::storage::upload::UploadError;
+use crate::storage::{ACL_HINT, StoreError, Trouble};
 
 use super::target::Context;
 
@@ -22,7 +23,7 @@ pub(super) fn is_unsupported<E: ProvideErrorMetadata>(err: &SdkError<E>) -> bool
 }
 
 /// Explains an aws-sdk-s3 failure: the store's answer (status, `x-amz-bucket-region`) refines the code
-/// [`AppError::from_sdk`] gives it.
+/// [`StoreError::from_sdk`] gives it.
 pub fn diagnose_sdk<E>(operation: &'static str, err: SdkError<E>, cx: Context<'_>) -> Diagnosis
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
@@ -44,8 +45,9 @@ where
             hint: format!("set AWS_REGION={region}"),
         };
     }
-    let error = AppError::from_sdk(operation, err);
-    let mut diagnosis = diagnose_app_error(&error, operation, cx);
+    let error = StoreError::from_sdk(operation, err);
+    let refused_without_code = error.trouble() == Trouble::Refused;
+    let mut diagnosis = diagnose_store_error(&error, operation, cx);
     match status {
         Some(301) => {
             diagnosis = Diagnosis {
@@ -56,9 +58,9 @@ where
             };
         }
         // HeadBucket answers have no body, so no code: the status says it.
-        Some(403) if error.code() == "STORE_ERROR" => {
-            diagnosis = diagnose_app_error(
-                &AppError::StoreRejected {
+        Some(403) if refused_without_code => {
+            diagnosis = diagnose_store_error(
+                &StoreError::Rejected {
                     operation,
                     code: "AccessDenied".to_owned(),
                     detail: "403 Forbidden".to_owned(),
@@ -67,9 +69,9 @@ where
                 cx,
             );
         }
-        Some(404) if error.code() == "STORE_ERROR" && operation == "HeadBucket" => {
-            diagnosis = diagnose_app_error(
-                &AppError::StoreRejected {
+        Some(404) if refused_without_code && operation == "HeadBucket" => {
+            diagnosis = diagnose_store_error(
+                &StoreError::Rejected {
                     operation,
                     code: "NoSuchBucket".to_owned(),
                     detail: "404 Not Found".to_owned(),
@@ -83,17 +85,17 @@ where
     diagnosis
 }
 
-/// Explains an [`AppError`] from the store with what to change, by its stable code.
-pub fn diagnose_app_error(error: &AppError, operation: &'static str, cx: Context<'_>) -> Diagnosis {
+/// Explains a store error with what to change.
+pub fn diagnose_store_error(
+    error: &StoreError,
+    operation: &'static str,
+    cx: Context<'_>,
+) -> Diagnosis {
     let bucket = cx.bucket;
     match error {
-        AppError::StoreRejected { code, detail, .. } => {
-            let said = if detail.is_empty() {
-                code.clone()
-            } else {
-                format!("{code}: {detail}")
-            };
-            let hint = match (error.code(), code.as_str()) {
+        StoreError::Rejected { code, .. } => {
+            let said = error.detail();
+            let hint = match (error.trouble(), code.as_str()) {
                 (_, "InvalidAccessKeyId") => {
                     "the store does not know this access key: check AWS_ACCESS_KEY (or AWS_ACCESS_KEY_ID) in .env, \
                      and that the key is active (IAM → Users → Security credentials)"
@@ -104,7 +106,7 @@ pub fn diagnose_app_error(error: &AppError, operation: &'static str, cx: Context
                      trailing spaces)"
                         .to_owned()
                 }
-                ("STORE_ACCESS_DENIED", _) => format!(
+                (Trouble::AccessDenied, _) => format!(
                     "check AWS_ACCESS_KEY / AWS_SECRET_ACCESS_KEY (a wrong or inactive key is refused too), and \
                      that the IAM user's policy allows {} on {}",
                     permission(operation),
@@ -114,17 +116,13 @@ pub fn diagnose_app_error(error: &AppError, operation: &'static str, cx: Context
                         format!("arn:aws:s3:::{bucket}")
                     }
                 ),
-                ("STORE_NO_SUCH_BUCKET", _) => format!(
+                (Trouble::NoSuchBucket, _) => format!(
                     "there is no bucket `{bucket}` {}: check AWS_S3_BUCKET{}, or create the bucket \
                      (README, \"Moving to a real bucket\", step 1)",
                     cx.endpoint.map_or_else(|| format!("in {}", cx.region), |e| format!("at {e}")),
                     if cx.endpoint.is_none() { " and AWS_REGION" } else { " and AWS_ENDPOINT_URL" }
                 ),
-                ("STORE_ACL_NOT_SUPPORTED", _) => {
-                    "the bucket has ACLs disabled (the default since 2023): unset OBJECT_ACL and make objects \
-                     public with the bucket policy instead"
-                        .to_owned()
-                }
+                (Trouble::AclNotSupported, _) => ACL_HINT.to_owned(),
                 _ => format!("the store refused {operation}; its message above says why"),
             };
             Diagnosis {
@@ -132,28 +130,12 @@ pub fn diagnose_app_error(error: &AppError, operation: &'static str, cx: Context
                 hint,
             }
         }
-        AppError::StoreUnavailable { detail, .. } => {
-            let no_credentials = detail.to_ascii_lowercase().contains("credential");
-            Diagnosis {
-                detail: format!("{operation} failed: {}", without_debug(detail)),
-                hint: if no_credentials {
-                    "no credentials: set AWS_ACCESS_KEY and AWS_SECRET_ACCESS_KEY in .env, or run where the AWS \
-                     default chain finds some (an EC2 instance role, `aws sso login`, ~/.aws)"
-                        .to_owned()
-                } else {
-                    unreachable_hint(cx)
-                },
-            }
-        }
+        // Not reached, or no sense made of it: no answer, or no credentials to sign with.
         other => {
-            let detail = match other {
-                AppError::Internal(err) => format!("{err:#}"),
-                other => other.to_string(),
-            };
-            let no_credentials = detail.to_ascii_lowercase().contains("credential");
+            let detail = other.detail();
             Diagnosis {
-                detail: format!("{operation} failed: {detail}"),
-                hint: if no_credentials {
+                detail: format!("{operation} failed: {}", without_debug(&detail)),
+                hint: if detail.to_ascii_lowercase().contains("credential") {
                     "no credentials: set AWS_ACCESS_KEY and AWS_SECRET_ACCESS_KEY in .env, or run where the AWS \
                      default chain finds some (an EC2 instance role, `aws sso login`, ~/.aws)"
                         .to_owned()
@@ -162,6 +144,26 @@ pub fn diagnose_app_error(error: &AppError, operation: &'static str, cx: Context
                 },
             }
         }
+    }
+}
+
+/// Explains a failed upload of the server's own uploader (`check`'s test object).
+pub(super) fn diagnose_upload_error(
+    error: &UploadError,
+    operation: &'static str,
+    cx: Context<'_>,
+) -> Diagnosis {
+    match error {
+        UploadError::Store(err) => diagnose_store_error(err, operation, cx),
+        UploadError::Exists { key } => Diagnosis {
+            detail: format!("{operation} refused: `{key}` already exists"),
+            hint: "KEY_STRATEGY=original never overwrites: run the check again (its key is new each time)"
+                .to_owned(),
+        },
+        other => Diagnosis {
+            detail: format!("{operation} failed: {other}"),
+            hint: "this is a bug, or the server ran out of memory budget; please report it".to_owned(),
+        },
     }
 }
 
@@ -227,8 +229,8 @@ mod tests {
         }
     }
 
-    fn rejected(code: &str) -> AppError {
-        AppError::StoreRejected {
+    fn rejected(code: &str) -> StoreError {
+        StoreError::Rejected {
             operation: "PutObject",
             code: code.to_owned(),
             detail: String::new(),
@@ -237,7 +239,7 @@ mod tests {
 
     #[test]
     fn store_errors_get_actionable_hints() {
-        let hint = |code: &str| diagnose_app_error(&rejected(code), "PutObject", cx()).hint;
+        let hint = |code: &str| diagnose_store_error(&rejected(code), "PutObject", cx()).hint;
         assert!(hint("InvalidAccessKeyId").contains("AWS_ACCESS_KEY"));
         assert!(hint("SignatureDoesNotMatch").contains("AWS_SECRET_ACCESS_KEY"));
         assert!(
@@ -245,7 +247,7 @@ mod tests {
         );
         assert!(hint("NoSuchBucket").contains("AWS_S3_BUCKET"));
         assert!(hint("AccessControlListNotSupported").contains("unset OBJECT_ACL"));
-        let unreachable = AppError::StoreUnavailable {
+        let unreachable = StoreError::Unavailable {
             operation: "HeadBucket",
             detail: "connection refused".to_owned(),
         };
@@ -254,7 +256,7 @@ mod tests {
             ..cx()
         };
         assert!(
-            diagnose_app_error(&unreachable, "HeadBucket", local)
+            diagnose_store_error(&unreachable, "HeadBucket", local)
                 .hint
                 .contains("AWS_ENDPOINT_URL")
         );

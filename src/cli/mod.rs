@@ -32,7 +32,7 @@ use crate::config::Config;
 
 pub use check::check;
 pub use clean::clean;
-pub use diagnose::{Diagnosis, diagnose_app_error, diagnose_sdk};
+pub use diagnose::{Diagnosis, diagnose_sdk, diagnose_store_error};
 pub use lifecycle::merged_lifecycle;
 pub use public_url::{HttpAnswer, diagnose_anonymous_get, public_read_policy};
 pub use target::Context;

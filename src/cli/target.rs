@@ -1,28 +1,28 @@
-//! The store the commands act on: the server's own [`Application`], built from the same configuration.
+//! The store the commands act on, opened the way the server opens it ([`Storage::open`]), and the one way the
+//! commands make a request of it ([`Target::call`]).
 
 use aws_sdk_s3::Client;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 
-use crate::app::Application;
 use crate::config::{Config, StoreConfig, UrlMode};
+use crate::storage::{Bucket, Storage};
 
-use super::diagnose::Diagnosis;
+use super::diagnose::{Diagnosis, diagnose_sdk};
+use super::timed;
 
-/// The store the server would use, built the way the server builds it.
+/// The store the server would use, opened the way the server opens it.
 pub(super) struct Target {
-    pub(super) app: Application,
+    pub(super) storage: Storage,
     pub(super) config: Config,
 }
 
 impl Target {
-    /// [`Application::build`] on a loopback port of its own: starts the embedded store (and creates its
-    /// bucket) when no bucket is configured; builds the server's S3 client and URL builder either way.
+    /// [`Storage::open`]: starts the embedded store (and creates its bucket) when no bucket is configured;
+    /// builds the server's S3 client and URL builder either way. No HTTP port is bound.
     pub(super) async fn open(config: &Config) -> Result<Self, Diagnosis> {
-        let mut own = config.clone();
-        own.host = std::net::Ipv4Addr::LOCALHOST.into();
-        own.port = 0;
-        match Application::build(own).await {
-            Ok(app) => Ok(Self {
-                app,
+        match Storage::open(config).await {
+            Ok(storage) => Ok(Self {
+                storage,
                 config: config.clone(),
             }),
             Err(err) => Err(Diagnosis {
@@ -41,8 +41,40 @@ impl Target {
         }
     }
 
+    pub(super) fn store(&self) -> &Bucket {
+        self.storage.bucket()
+    }
+
     pub(super) fn client(&self) -> &Client {
-        self.app.state().uploader.client()
+        self.store().client()
+    }
+
+    /// The next page of a paginator's listing (`None` after the last), within the step timeout.
+    pub(super) async fn next_page<T, E>(
+        &self,
+        operation: &'static str,
+        page: impl Future<Output = Option<Result<T, SdkError<E>>>>,
+    ) -> Result<Option<T>, Diagnosis>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        self.call(operation, async { page.await.transpose() }).await
+    }
+
+    /// Makes one request of the store, within the step timeout: its output, or what went wrong explained.
+    pub(super) async fn call<T, E>(
+        &self,
+        operation: &'static str,
+        request: impl Future<Output = Result<T, SdkError<E>>>,
+    ) -> Result<T, Diagnosis>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        match timed(request).await {
+            Ok(Ok(output)) => Ok(output),
+            Ok(Err(err)) => Err(diagnose_sdk(operation, err, self.context())),
+            Err(timeout) => Err(timeout.diagnosis(self.context())),
+        }
     }
 
     pub(super) fn bucket(&self) -> &str {
@@ -60,7 +92,7 @@ impl Target {
         match &self.config.store {
             StoreConfig::Embedded(embedded) => format!(
                 "bucket `{bucket}` on the embedded store at {} (files in `{}`, region {})",
-                self.app.store().endpoint().unwrap_or_default(),
+                self.store().endpoint().unwrap_or_default(),
                 embedded.data_dir.display(),
                 embedded.region
             ),

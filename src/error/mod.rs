@@ -10,6 +10,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::storage::{StoreError, Trouble};
+
 /// What went wrong with a request.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -88,27 +90,24 @@ pub enum AppError {
         "the server is shutting down; the upload was cancelled and nothing was kept: retry shortly"
     )]
     ShuttingDown,
-    /// 503: the store could not be reached (network, timeout, start-up).
-    #[error("the storage service is unreachable; try again shortly")]
-    StoreUnavailable {
-        operation: &'static str,
-        detail: String,
-    },
-    /// 502: the store refused the request; `code` is the store's own (AccessDenied, NoSuchBucket, ...).
-    #[error("the storage service refused the upload ({code})")]
-    StoreRejected {
-        operation: &'static str,
-        code: String,
-        detail: String,
-    },
+    /// 503 when the store could not be reached (network, timeout, start-up); 502 when it refused the request
+    /// (`STORE_ACCESS_DENIED`, `STORE_NO_SUCH_BUCKET`, ... by the store's own code). Made from a [`StoreError`]
+    /// in `store.rs`, which never makes this variant of [`StoreError::Internal`].
+    #[error(transparent)]
+    Store(StoreError),
+    /// 404: no route has this path.
+    #[error("no such endpoint: see GET / and POST /upload")]
+    NotFound,
+    /// 405: the route does not take this method.
+    #[error("this endpoint does not take that method")]
+    MethodNotAllowed,
     /// 500: a bug or an unexpected state; details are logged, not sent.
     #[error("something went wrong on the server")]
     Internal(#[from] anyhow::Error),
 }
 
-/// Every code an error answer can carry: those of [`AppError::code`], and the router's `NOT_FOUND` and
-/// `METHOD_NOT_ALLOWED` (src/app.rs). `static/openapi.json` lists the same set, and `/metrics` counts each;
-/// unit tests keep the three in step.
+/// Every code an error answer can carry ([`AppError::code`]). `static/openapi.json` lists the same set, the
+/// page (`static/js/`) has a title for each, and `/metrics` counts each; tests keep them in step.
 pub fn all_codes() -> &'static [&'static str] {
     &[
         "UNSUPPORTED_MEDIA_TYPE",
@@ -186,15 +185,9 @@ impl AppError {
             Self::FileExists { .. } => "FILE_EXISTS",
             Self::ServerBusy { .. } => "SERVER_BUSY",
             Self::ShuttingDown => "SHUTTING_DOWN",
-            Self::StoreUnavailable { .. } => "STORE_UNAVAILABLE",
-            Self::StoreRejected { code, .. } => match code.as_str() {
-                "AccessDenied" | "InvalidAccessKeyId" | "SignatureDoesNotMatch" => {
-                    "STORE_ACCESS_DENIED"
-                }
-                "NoSuchBucket" => "STORE_NO_SUCH_BUCKET",
-                "AccessControlListNotSupported" => "STORE_ACL_NOT_SUPPORTED",
-                _ => "STORE_ERROR",
-            },
+            Self::Store(err) => store::code(err),
+            Self::NotFound => "NOT_FOUND",
+            Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Self::Internal(_) => "INTERNAL_ERROR",
         }
     }
@@ -220,10 +213,14 @@ impl AppError {
             | Self::PartHeadersTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyTimeout { .. } | Self::BodyTooSlow { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::FileExists { .. } => StatusCode::CONFLICT,
-            Self::ServerBusy { .. } | Self::ShuttingDown | Self::StoreUnavailable { .. } => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-            Self::StoreRejected { .. } => StatusCode::BAD_GATEWAY,
+            Self::ServerBusy { .. } | Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Store(err) => match err.trouble() {
+                Trouble::Unreachable => StatusCode::SERVICE_UNAVAILABLE,
+                Trouble::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+                _ => StatusCode::BAD_GATEWAY,
+            },
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -249,12 +246,7 @@ impl AppError {
 
     /// Seconds a client should wait before retrying (the `Retry-After` header), for errors that pass.
     pub fn retry_after(&self) -> Option<u64> {
-        match self {
-            Self::ServerBusy { .. } | Self::ShuttingDown | Self::StoreUnavailable { .. } => {
-                Some(RETRY_AFTER_SECS)
-            }
-            _ => None,
-        }
+        (self.status() == StatusCode::SERVICE_UNAVAILABLE).then_some(RETRY_AFTER_SECS)
     }
 
     /// The JSON body of the answer, naming the failed file when there is one.
@@ -273,22 +265,9 @@ impl AppError {
     pub fn log(&self) {
         match self {
             Self::Internal(err) => tracing::error!(error = ?err, "internal error"),
-            Self::StoreUnavailable { operation, detail } => {
-                tracing::error!(operation, detail, hint = self.hint(), "store unreachable");
-            }
-            Self::StoreRejected {
-                operation,
-                code,
-                detail,
-            } => {
-                tracing::error!(
-                    operation,
-                    code,
-                    detail,
-                    hint = self.hint(),
-                    "store refused a request"
-                );
-            }
+            Self::Store(err) => err.log(),
+            // The request log says which path and method.
+            Self::NotFound | Self::MethodNotAllowed => {}
             Self::ServerBusy { reason } => {
                 tracing::warn!(
                     code = self.code(),

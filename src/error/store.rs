@@ -1,59 +1,53 @@
-//! Errors from the store: how an aws-sdk-s3 failure becomes an answer (unreachable: 503, refused: 502), and
-//! what an operator should do about each, for the log.
+//! Where the store's errors become answers: the one place that maps [`StoreError`] and [`UploadError`] to an
+//! [`AppError`] (unreachable: 503, refused: 502, no room: 503 `SERVER_BUSY`, cancelled: 503 `SHUTTING_DOWN`).
 
-use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use std::convert::Infallible;
 
 use super::AppError;
+use crate::storage::upload::UploadError;
+use crate::storage::{StoreError, Trouble};
 
-impl AppError {
-    /// Classifies an aws-sdk-s3 failure: unreachable (503) or refused (502), logged with a hint.
-    pub fn from_sdk<E, R>(operation: &'static str, err: SdkError<E, R>) -> Self
-    where
-        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: std::fmt::Debug,
-    {
-        match &err {
-            SdkError::ServiceError(service) => {
-                let inner = service.err();
-                let code = inner.code().unwrap_or("Unknown").to_owned();
-                let detail = inner.message().unwrap_or_default().to_owned();
-                Self::StoreRejected {
-                    operation,
-                    code,
-                    detail,
-                }
-            }
-            SdkError::TimeoutError(_)
-            | SdkError::DispatchFailure(_)
-            | SdkError::ResponseError(_) => Self::StoreUnavailable {
-                operation,
-                detail: aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
-            },
-            _ => Self::Internal(anyhow::anyhow!(
-                "{operation}: {}",
-                aws_smithy_types::error::display::DisplayErrorContext(&err)
-            )),
+impl From<StoreError> for AppError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Internal(err) => Self::Internal(err),
+            other => Self::Store(other),
         }
     }
+}
 
-    /// What an operator should do about a store error, for the log.
-    pub(super) fn hint(&self) -> Option<&'static str> {
-        match self.code() {
-            "STORE_ACCESS_DENIED" => Some(
-                "check AWS_ACCESS_KEY / AWS_SECRET_ACCESS_KEY and that the key's IAM policy allows \
-                 s3:PutObject, s3:AbortMultipartUpload and s3:DeleteObject on this bucket",
-            ),
-            "STORE_NO_SUCH_BUCKET" => {
-                Some("check AWS_S3_BUCKET and AWS_REGION: the bucket does not exist there")
-            }
-            "STORE_ACL_NOT_SUPPORTED" => Some(
-                "the bucket has ACLs disabled (the default since 2023): unset OBJECT_ACL and make objects \
-                 public with a bucket policy instead",
-            ),
-            "STORE_UNAVAILABLE" => {
-                Some("check the endpoint and the network; uploads resume when it answers")
-            }
-            _ => None,
+impl<E> From<UploadError<E>> for AppError
+where
+    AppError: From<E>,
+{
+    fn from(err: UploadError<E>) -> Self {
+        match err {
+            UploadError::Source(err) => err.into(),
+            UploadError::Store(err) => err.into(),
+            UploadError::Exists { key } => Self::FileExists { key },
+            UploadError::Busy => Self::ServerBusy {
+                reason: "no room in UPLOAD_MEMORY_BUDGET within UPLOAD_MEMORY_WAIT_SECS",
+            },
+            UploadError::Cancelled => Self::ShuttingDown,
+            UploadError::Internal(err) => Self::Internal(err),
         }
+    }
+}
+
+impl From<Infallible> for AppError {
+    fn from(never: Infallible) -> Self {
+        match never {}
+    }
+}
+
+/// The stable code of a store error.
+pub(super) fn code(err: &StoreError) -> &'static str {
+    match err.trouble() {
+        Trouble::Unreachable => "STORE_UNAVAILABLE",
+        Trouble::AccessDenied => "STORE_ACCESS_DENIED",
+        Trouble::NoSuchBucket => "STORE_NO_SUCH_BUCKET",
+        Trouble::AclNotSupported => "STORE_ACL_NOT_SUPPORTED",
+        Trouble::Refused => "STORE_ERROR",
+        Trouble::Internal => "INTERNAL_ERROR",
     }
 }

@@ -1,6 +1,7 @@
 //! Unit tests of the error codes, statuses and answers.
 
 use super::*;
+use crate::storage::upload::UploadError;
 
 #[test]
 fn codes_and_statuses_follow_multer_and_http() {
@@ -12,11 +13,11 @@ fn codes_and_statuses_follow_multer_and_http() {
     assert_eq!(err.code(), "LIMIT_FILE_SIZE");
     assert_eq!(err.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(err.field(), Some("photos"));
-    let acl = AppError::StoreRejected {
+    let acl = AppError::from(StoreError::Rejected {
         operation: "PutObject",
         code: "AccessControlListNotSupported".to_owned(),
         detail: String::new(),
-    };
+    });
     assert_eq!(acl.code(), "STORE_ACL_NOT_SUPPORTED");
     assert_eq!(acl.status(), StatusCode::BAD_GATEWAY);
 }
@@ -34,10 +35,12 @@ fn internal_errors_do_not_leak_their_cause() {
 /// `all_codes()` (and so in static/openapi.json).
 fn one_of_each() -> Vec<AppError> {
     let s = String::new;
-    let rejected = |code: &str| AppError::StoreRejected {
-        operation: "PutObject",
-        code: code.to_owned(),
-        detail: s(),
+    let rejected = |code: &str| {
+        AppError::Store(StoreError::Rejected {
+            operation: "PutObject",
+            code: code.to_owned(),
+            detail: s(),
+        })
     };
     let examples = vec![
         AppError::NotMultipart { expected: s() },
@@ -84,14 +87,20 @@ fn one_of_each() -> Vec<AppError> {
         AppError::FileExists { key: s() },
         AppError::ServerBusy { reason: "" },
         AppError::ShuttingDown,
-        AppError::StoreUnavailable {
+        AppError::Store(StoreError::Unavailable {
             operation: "PutObject",
             detail: s(),
-        },
+        }),
+        AppError::Store(StoreError::TimedOut {
+            operation: "HeadBucket",
+            seconds: 5,
+        }),
         rejected("AccessDenied"),
         rejected("NoSuchBucket"),
         rejected("AccessControlListNotSupported"),
         rejected("SlowDown"),
+        AppError::NotFound,
+        AppError::MethodNotAllowed,
         AppError::Internal(anyhow::anyhow!("bug")),
     ];
     for example in &examples {
@@ -116,8 +125,9 @@ fn one_of_each() -> Vec<AppError> {
             | AppError::FileExists { .. }
             | AppError::ServerBusy { .. }
             | AppError::ShuttingDown
-            | AppError::StoreUnavailable { .. }
-            | AppError::StoreRejected { .. }
+            | AppError::Store(_)
+            | AppError::NotFound
+            | AppError::MethodNotAllowed
             | AppError::Internal(_) => {}
         }
     }
@@ -127,7 +137,6 @@ fn one_of_each() -> Vec<AppError> {
 #[test]
 fn all_codes_lists_every_code_an_answer_can_carry() {
     let mut produced: Vec<&str> = one_of_each().iter().map(AppError::code).collect();
-    produced.extend(["NOT_FOUND", "METHOD_NOT_ALLOWED"]);
     produced.sort_unstable();
     produced.dedup();
     let mut listed = all_codes().to_vec();
@@ -136,6 +145,44 @@ fn all_codes_lists_every_code_an_answer_can_carry() {
     listed.dedup();
     assert_eq!(listed.len(), before, "all_codes() lists a code twice");
     assert_eq!(listed, produced);
+}
+
+/// The one place where the store's errors become answers (`store.rs`).
+#[test]
+fn store_and_upload_errors_become_their_answers() {
+    let answer = |err: UploadError<AppError>| {
+        let err = AppError::from(err);
+        (err.code(), err.status().as_u16(), err.retry_after())
+    };
+    assert_eq!(answer(UploadError::Busy), ("SERVER_BUSY", 503, Some(5)));
+    assert_eq!(
+        answer(UploadError::Cancelled),
+        ("SHUTTING_DOWN", 503, Some(5))
+    );
+    let exists = UploadError::Exists {
+        key: "a.png".to_owned(),
+    };
+    assert_eq!(answer(exists), ("FILE_EXISTS", 409, None));
+    // The source's own error passes through unchanged.
+    let slow = UploadError::Source(AppError::BodyTooSlow { min_rate: 1024 });
+    assert_eq!(answer(slow), ("REQUEST_TIMEOUT", 408, None));
+    let refused = UploadError::Store(StoreError::Rejected {
+        operation: "PutObject",
+        code: "NoSuchBucket".to_owned(),
+        detail: String::new(),
+    });
+    assert_eq!(answer(refused), ("STORE_NO_SUCH_BUCKET", 502, None));
+    let unreachable = UploadError::Store(StoreError::Unavailable {
+        operation: "PutObject",
+        detail: "connection refused".to_owned(),
+    });
+    assert_eq!(answer(unreachable), ("STORE_UNAVAILABLE", 503, Some(5)));
+    // A store error that is a bug is answered as one, without its cause.
+    let bug = AppError::from(StoreError::Internal(anyhow::anyhow!("/secret/path")));
+    assert!(matches!(bug, AppError::Internal(_)));
+    assert_eq!(bug.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let panicked = UploadError::<AppError>::Internal(anyhow::anyhow!("task panicked"));
+    assert_eq!(answer(panicked), ("INTERNAL_ERROR", 500, None));
 }
 
 #[test]

@@ -6,9 +6,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::app::AppState;
 use crate::config::AccessConfig;
 use crate::error::AppError;
+use crate::state::AppState;
 
 /// Refuses `POST /upload` without `Authorization: Bearer <UPLOAD_TOKEN>` when a token is configured, before
 /// any of the body is read.

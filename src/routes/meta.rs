@@ -1,17 +1,41 @@
 //! The page, liveness and readiness probes, and the public configuration the page reads.
 
 use std::sync::LazyLock;
-use std::time::Duration;
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::app::AppState;
-use crate::storage;
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// This feature's paths: the page and its assets, `/health`, `/ready`, `/config`.
+const ROUTES: [&str; 6] = ["/", "/app.js", "/app.css", "/health", "/ready", "/config"];
+pub const PATHS: &[&str] = &ROUTES;
+
+/// The page, the probes and the public configuration.
+pub fn router(state: AppState) -> Router {
+    let [
+        index_path,
+        js_path,
+        css_path,
+        health_path,
+        ready_path,
+        config_path,
+    ] = ROUTES;
+    Router::new()
+        .route(index_path, get(index))
+        .route(js_path, get(app_js))
+        .route(css_path, get(app_css))
+        .route(health_path, get(health))
+        .route(ready_path, get(ready))
+        .route(config_path, get(public_config))
+        .with_state(state)
+}
 
 /// The upload page, its script and its style sheet, compiled into the binary so they are served from any
 /// working directory.
@@ -128,10 +152,10 @@ pub async fn health() -> Json<serde_json::Value> {
 
 /// `GET /ready`: the bucket answers. 503 with the error's code when it does not.
 pub async fn ready(State(state): State<AppState>) -> Response {
-    let check = storage::check_bucket(state.uploader.client(), state.uploader.bucket());
-    match tokio::time::timeout(Duration::from_secs(5), check).await {
-        Ok(Ok(())) => Json(json!({ "status": "ready", "bucket": state.uploader.bucket() })).into_response(),
-        Ok(Err(err)) => {
+    match state.bucket.probe().await {
+        Ok(()) => Json(json!({ "status": "ready", "bucket": state.bucket.name() })).into_response(),
+        Err(err) => {
+            let err = AppError::from(err);
             err.log();
             (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -139,11 +163,6 @@ pub async fn ready(State(state): State<AppState>) -> Response {
             )
                 .into_response()
         }
-        Err(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "not ready", "code": "STORE_UNAVAILABLE", "message": "the bucket did not answer within 5 seconds" })),
-        )
-            .into_response(),
     }
 }
 

@@ -1,6 +1,17 @@
-//! The HTTP endpoints, one module per group.
+//! The HTTP endpoints: one router per feature, merged where the application is assembled ([`crate::app`]).
+//!
+//! - [`upload`]: `POST /upload`, behind [`auth`]'s token check.
+//! - [`meta`]: the page, `/health`, `/ready` and `/config`.
+//! - [`metrics`]: `GET /metrics`.
+//! - [`openapi`]: `GET /openapi.json`.
+//!
+//! [`PATHS`] lists every route's path: the OpenAPI tests hold `static/openapi.json` to it.
 
 pub mod auth;
 pub mod meta;
+pub mod metrics;
 pub mod openapi;
 pub mod upload;
+
+/// Every path the routers route, feature by feature (each router is built from its own list).
+pub const PATHS: [&[&str]; 4] = [meta::PATHS, upload::PATHS, metrics::PATHS, openapi::PATHS];

@@ -1,15 +1,26 @@
 //! `GET /openapi.json`: an OpenAPI 3 description of every endpoint, which Postman and other clients import.
 //!
 //! The document is written by hand in `static/openapi.json` and compiled into the binary. Tests keep it from
-//! drifting: its paths are the router's (read from `src/app.rs`), its error codes are
+//! drifting: its paths are the routers' ([`crate::routes::PATHS`]), its error codes are
 //! [`crate::error::all_codes`], and its upload answer has the sample's 17 fields in order; the API tests
 //! check through HTTP that each documented method is routed and each undocumented one answers 405.
 
+use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 
 /// The document, as served.
 pub const DOCUMENT: &str = include_str!("../../static/openapi.json");
+
+/// This feature's path.
+const ROUTE: &str = "/openapi.json";
+pub const PATHS: &[&str] = &[ROUTE];
+
+/// The document's route.
+pub fn router() -> Router {
+    Router::new().route(ROUTE, get(document))
+}
 
 /// `GET /openapi.json`: the OpenAPI document.
 pub async fn document() -> Response {
@@ -31,9 +42,6 @@ mod tests {
 
     use super::*;
     use crate::error::all_codes;
-
-    /// The router's source: its paths are read from it, since an axum `Router` cannot list its routes.
-    const APP_SOURCE: &str = include_str!("../app.rs");
 
     /// The fields of multer / multer-s3's answer, in their order.
     const SAMPLE_FIELDS: [&str; 17] = [
@@ -60,25 +68,13 @@ mod tests {
         serde_json::from_str(DOCUMENT).expect("static/openapi.json is JSON")
     }
 
-    /// Every path given to `.route(` or `.route_service(` in src/app.rs.
+    /// Every path the feature routers route.
     fn router_paths() -> BTreeSet<String> {
-        assert!(
-            !APP_SOURCE.contains(".nest(") && !APP_SOURCE.contains(".merge("),
-            "the router nests or merges other routers: read their paths here too"
-        );
-        let mut paths = BTreeSet::new();
-        for call in [".route(", ".route_service("] {
-            for (at, _) in APP_SOURCE.match_indices(call) {
-                let rest = APP_SOURCE[at + call.len()..].trim_start();
-                let path = rest
-                    .strip_prefix('"')
-                    .and_then(|rest| rest.split_once('"'))
-                    .map(|(path, _)| path)
-                    .unwrap_or_else(|| panic!("a route path that is not a literal: {rest:.40}"));
-                paths.insert(path.to_owned());
-            }
-        }
-        paths
+        crate::routes::PATHS
+            .concat()
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
     }
 
     #[test]
@@ -102,7 +98,7 @@ mod tests {
         assert!(routed.contains("/upload") && routed.contains("/metrics"));
         assert_eq!(
             documented, routed,
-            "static/openapi.json and the router in src/app.rs differ"
+            "static/openapi.json and the routers' paths (routes::PATHS) differ"
         );
     }
 

@@ -41,7 +41,7 @@ mod tests;
 mod tree;
 
 pub use keys::max_key_len;
-use store::Store;
+use store::CheckedFs;
 
 /// A running embedded store. Dropping it stops accepting connections and ends the open ones.
 #[derive(Debug)]
@@ -85,7 +85,7 @@ impl EmbeddedStore {
                 "embedded store: removed what earlier runs left (uploads no one can complete, side files of deleted objects)"
             );
         }
-        let store = Store::new(&config.data_dir)?;
+        let store = CheckedFs::new(&config.data_dir)?;
         let service = {
             let mut builder = S3ServiceBuilder::new(store);
             builder.set_auth(SimpleAuth::from_single(

@@ -193,9 +193,9 @@ async fn start(
         .await
         .expect("application starts");
     let addr = format!("http://127.0.0.1:{}", app.port());
-    let s3 = app.state().uploader.client().clone();
-    let bucket = app.state().uploader.bucket().to_owned();
-    let endpoint = app.store().endpoint();
+    let store = app.storage().bucket();
+    let (s3, bucket) = (store.client().clone(), store.name().to_owned());
+    let endpoint = store.endpoint().map(str::to_owned);
     let (tx, rx) = oneshot::channel();
     let server = tokio::spawn(app.run_until_stopped(async {
         let _ = rx.await;

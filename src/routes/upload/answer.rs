@@ -5,10 +5,10 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::config::{KeyStrategy, UploadConfig, UrlMode};
 use crate::error::AppError;
 use crate::naming;
+use crate::state::AppState;
 use crate::storage::{
     self,
     upload::{ObjectSpec, StoredObject},
@@ -53,15 +53,10 @@ pub(super) async fn describe(
 ) -> Result<UploadedFile, AppError> {
     let limits = &state.config.upload;
     let location = match state.config.url_mode {
-        UrlMode::Public => state.urls.url(&spec.key),
+        UrlMode::Public => state.bucket.urls().url(&spec.key),
         UrlMode::Presigned { ttl } => {
-            storage::presigned_get(
-                state.uploader.client(),
-                state.uploader.bucket(),
-                &spec.key,
-                ttl,
-            )
-            .await?
+            storage::presigned_get(state.bucket.client(), state.bucket.name(), &spec.key, ttl)
+                .await?
         }
     };
     let options = &limits.object;
@@ -71,7 +66,7 @@ pub(super) async fn describe(
         encoding: "7bit",
         mimetype,
         size: object.size,
-        bucket: state.uploader.bucket().to_owned(),
+        bucket: state.bucket.name().to_owned(),
         location,
         key: spec.key,
         acl: limits.acl.clone(),

@@ -16,20 +16,22 @@ mod body;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
 use futures_util::{FutureExt as _, StreamExt};
 use tokio::task::JoinHandle;
 use tracing::Instrument as _;
 
-use crate::app::AppState;
+use super::auth;
 use crate::content_type;
 use crate::error::{AppError, FileError};
 use crate::naming::{self, Disposition};
-use crate::storage::upload::{InFlight, ObjectSpec};
+use crate::state::AppState;
+use crate::storage::upload::{ObjectSpec, PartSlots};
 
 use answer::describe;
 pub use answer::{UploadedFile, object_key};
@@ -42,6 +44,18 @@ const MAX_FIELD_NAME_BYTES: usize = 100;
 /// instead of a reset connection.
 const DRAIN_TIME: Duration = Duration::from_secs(5);
 const DRAIN_BYTES: u64 = 256 * 1024 * 1024;
+
+/// This feature's path.
+const ROUTE: &str = "/upload";
+pub const PATHS: &[&str] = &[ROUTE];
+
+/// `POST /upload`, behind the upload token when one is set.
+pub fn router(state: AppState) -> Router {
+    let token = axum::middleware::from_fn_with_state(state.clone(), auth::require_upload_token);
+    Router::new()
+        .route(ROUTE, post(upload).route_layer(token))
+        .with_state(state)
+}
 
 /// Receives the files of one request.
 #[tracing::instrument(name = "upload", skip_all)]
@@ -109,8 +123,14 @@ async fn receive(
     let stream = body.limited(body_limits, state.lifecycle.clone());
     let mut multipart = multer::Multipart::new(stream, boundary);
 
+    let request = RequestContext {
+        state,
+        counts,
+        length_hint,
+        slots: state.uploader.part_slots(),
+    };
     let mut files: Vec<FileTask> = Vec::new();
-    let read = read_parts(state, &mut multipart, &counts, length_hint, &mut files).await;
+    let read = read_parts(&request, &mut multipart, &mut files).await;
     // Every file started is finished (stored, or failed and cleaned up) before the answer.
     let mut stored: Vec<UploadedFile> = Vec::with_capacity(files.len());
     let mut failed: Option<FileError> = None;
@@ -147,6 +167,17 @@ async fn receive(
     }
 }
 
+/// What the files of one request share while it is read.
+struct RequestContext<'a> {
+    state: &'a AppState,
+    /// How the body's bytes were used (file data, or part headers).
+    counts: Arc<Counts>,
+    /// The request's Content-Length.
+    length_hint: Option<u64>,
+    /// The parts the request may have in flight, across its files.
+    slots: PartSlots,
+}
+
 /// A file that has been read whole and is being finished (its last parts stored, the upload completed) while
 /// the request goes on to the next one.
 struct FileTask {
@@ -165,14 +196,14 @@ impl FileTask {
         if let FileState::Finishing(handle) = &mut self.state
             && let Some(done) = handle.now_or_never()
         {
-            self.state = FileState::Done(Box::new(joined(done)));
+            self.state = FileState::Done(Box::new(file_result(done)));
         }
         matches!(&self.state, FileState::Done(done) if done.is_err())
     }
 
     async fn finish(self) -> Result<UploadedFile, FileError> {
         let done = match self.state {
-            FileState::Finishing(handle) => joined(handle.await),
+            FileState::Finishing(handle) => file_result(handle.await),
             FileState::Done(done) => *done,
         };
         done.map_err(|error| FileError {
@@ -182,21 +213,19 @@ impl FileTask {
     }
 }
 
-fn joined(
+/// A file task's result; a task that panicked fails the file.
+fn file_result(
     done: Result<Result<UploadedFile, AppError>, tokio::task::JoinError>,
 ) -> Result<UploadedFile, AppError> {
     done.map_err(|err| AppError::Internal(anyhow::Error::new(err).context("file upload task")))?
 }
 
 async fn read_parts(
-    state: &AppState,
+    request: &RequestContext<'_>,
     multipart: &mut multer::Multipart<'static>,
-    counts: &Arc<Counts>,
-    length_hint: Option<u64>,
     files: &mut Vec<FileTask>,
 ) -> Result<(), FileError> {
-    let limits = &state.config.upload;
-    let in_flight = state.uploader.in_flight();
+    let (limits, counts) = (&request.state.config.upload, &request.counts);
     let (mut parts, mut fields) = (0usize, 0usize);
     while let Some(mut field) = multipart.next_field().await.map_err(map_multer)? {
         counts.field_started();
@@ -276,20 +305,12 @@ async fn read_parts(
             }
             .into());
         }
-        let finishing = start_file(
-            state,
-            field,
-            name,
-            filename.clone(),
-            Arc::clone(counts),
-            length_hint,
-            &in_flight,
-        )
-        .await
-        .map_err(|error| FileError {
-            file: Some(filename.clone()),
-            error,
-        })?;
+        let finishing = start_file(request, field, name, filename.clone())
+            .await
+            .map_err(|error| FileError {
+                file: Some(filename.clone()),
+                error,
+            })?;
         files.push(FileTask {
             filename,
             state: FileState::Finishing(finishing),
@@ -301,15 +322,14 @@ async fn read_parts(
 /// Reads one file while streaming it to the store; returns once it has been read, with the task that finishes
 /// storing it and answers its description.
 async fn start_file(
-    state: &AppState,
+    request: &RequestContext<'_>,
     field: multer::Field<'static>,
     fieldname: String,
     originalname: String,
-    counts: Arc<Counts>,
-    length_hint: Option<u64>,
-    in_flight: &InFlight,
 ) -> Result<JoinHandle<Result<UploadedFile, AppError>>, AppError> {
+    let state = request.state;
     let limits = &state.config.upload;
+    let counts = Arc::clone(&request.counts);
     let mimetype = field.content_type().map_or_else(
         || "application/octet-stream".to_owned(),
         ToString::to_string,
@@ -330,7 +350,9 @@ async fn start_file(
         }
         Ok(chunk)
     });
-    let mut reader = state.uploader.reader(chunks, length_hint, in_flight);
+    let mut reader = state
+        .uploader
+        .reader(chunks, request.length_hint, &request.slots);
     let first = reader.next_part().await?;
 
     let head = first.chunks.head(content_type::SNIFF_LEN);

@@ -25,7 +25,7 @@ use s3s::{S3Result, s3_error};
 use tokio::sync::OwnedMutexGuard;
 
 use super::layout;
-use super::store::Store;
+use super::store::CheckedFs;
 
 /// One async lock per (bucket, key) being written; entries whose lock no one holds are dropped as the table
 /// grows.
@@ -80,7 +80,7 @@ impl KeyLocks {
     }
 }
 
-impl Store {
+impl CheckedFs {
     /// Checks a write's or a delete's conditions against the object now at the key; call it holding the key's
     /// lock, and keep holding it until the write is done.
     pub(super) async fn check_conditions(

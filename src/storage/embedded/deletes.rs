@@ -15,12 +15,12 @@ use s3s::{S3 as _, S3Request, S3Response, S3Result, s3_error};
 
 use super::keys::{self, KeyUse};
 use super::layout;
-use super::store::Store;
+use super::store::CheckedFs;
 
 /// S3's limit on the keys of one DeleteObjects.
 const MAX_DELETE_KEYS: usize = 1000;
 
-impl Store {
+impl CheckedFs {
     pub(super) async fn delete_one(
         &self,
         req: S3Request<DeleteObjectInput>,

@@ -33,7 +33,7 @@ use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result, s3_error};
 
 use super::completion::{Completion, NotHere, decode_md5, hex};
-use super::store::Store;
+use super::store::CheckedFs;
 
 /// S3's minimum size of every part but the last.
 pub(super) const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
@@ -60,7 +60,7 @@ pub(super) struct PartRecord {
     pub(super) staged: Option<u64>,
 }
 
-impl Store {
+impl CheckedFs {
     pub(super) fn uploads(&self) -> MutexGuard<'_, HashMap<String, UploadRecord>> {
         self.uploads
             .lock()

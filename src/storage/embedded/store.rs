@@ -19,7 +19,7 @@ use super::multipart::UploadRecord;
 use super::tree::{check_listing, keep_reachable};
 
 /// The embedded store's S3 implementation: s3s-fs, with multipart uploads written once.
-pub(crate) struct Store {
+pub(crate) struct CheckedFs {
     pub(super) inner: s3s_fs::FileSystem,
     pub(super) root: Arc<Path>,
     pub(super) uploads: Mutex<HashMap<String, UploadRecord>>,
@@ -30,7 +30,7 @@ pub(crate) struct Store {
     pub(super) key_locks: KeyLocks,
 }
 
-impl Store {
+impl CheckedFs {
     /// Opens the store on `root` (an existing folder), as `s3s_fs::FileSystem::new` does.
     pub(crate) fn new(root: &Path) -> anyhow::Result<Self> {
         let inner = s3s_fs::FileSystem::new(root).map_err(|err| {
@@ -72,7 +72,7 @@ macro_rules! checked {
     };
 }
 
-impl Store {
+impl CheckedFs {
     /// The source of a copy, when it names a bucket and key (s3s-fs answers the other forms `NotImplemented`).
     async fn check_copy_source(&self, source: &CopySource) -> S3Result<()> {
         match source {
@@ -86,7 +86,7 @@ impl Store {
 }
 
 #[async_trait::async_trait]
-impl S3 for Store {
+impl S3 for CheckedFs {
     checked! {
         create_bucket: CreateBucketInput => CreateBucketOutput, |i| check_bucket(&i.bucket);
         get_bucket_location: GetBucketLocationInput => GetBucketLocationOutput, |i| check_bucket(&i.bucket);

@@ -17,10 +17,10 @@ use std::path::Path;
 use s3s::dto::{CommonPrefix, Object};
 use s3s::{S3Result, s3_error};
 
-use super::store::Store;
+use super::store::CheckedFs;
 use super::{keys, layout};
 
-impl Store {
+impl CheckedFs {
     /// `NoSuchKey` when the key names a folder rather than an object; the key must have passed
     /// [`keys::check_key`].
     pub(super) async fn check_not_a_folder(&self, bucket: &str, key: &str) -> S3Result<()> {

@@ -10,6 +10,7 @@
 //! With `KEY_STRATEGY=original`, every write is conditional (`If-None-Match: *`): an upload never overwrites an
 //! object, so a request that fails and deletes what it stored can only delete its own files.
 
+mod error;
 mod multipart;
 mod reader;
 
@@ -23,14 +24,15 @@ use bytes::Bytes;
 use futures_util::Stream;
 use tokio::sync::Semaphore;
 
+use super::StoreError;
 use super::body::BlockPool;
 use crate::config::{KeyStrategy, UploadConfig};
-use crate::error::AppError;
 use crate::lifecycle::Lifecycle;
 use crate::naming;
 
+pub use error::UploadError;
 use reader::Budget;
-pub use reader::{InFlight, Part, PartReader};
+pub use reader::{Part, PartReader, PartSlots};
 
 /// How objects are written: shared by all requests.
 #[derive(Clone, Debug)]
@@ -92,7 +94,8 @@ pub struct StoredObject {
 }
 
 /// The rest of storing a file once it has been read whole (see [`Uploader::start`]).
-pub type Finishing = Pin<Box<dyn Future<Output = Result<StoredObject, AppError>> + Send + 'static>>;
+pub type Finishing =
+    Pin<Box<dyn Future<Output = Result<StoredObject, UploadError>> + Send + 'static>>;
 
 impl Uploader {
     /// An uploader for `bucket` with the upload settings of `config`; `lifecycle` ends its waits at shutdown,
@@ -133,34 +136,26 @@ impl Uploader {
         }
     }
 
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
-    pub fn bucket(&self) -> &str {
-        &self.bucket
-    }
-
     /// Bytes of the memory budget not in use right now.
     pub fn budget_available(&self) -> u64 {
         self.budget.available()
     }
 
     /// The slots for one request's parts in flight.
-    pub fn in_flight(&self) -> InFlight {
-        InFlight(Arc::new(Semaphore::new(self.parts_in_flight)))
+    pub fn part_slots(&self) -> PartSlots {
+        PartSlots(Arc::new(Semaphore::new(self.parts_in_flight)))
     }
 
     /// A reader for one file's chunks. `length_hint` (the request's Content-Length) lets small uploads take
     /// only what they can need from the shared budget.
-    pub fn reader<S>(
+    pub fn reader<S, E>(
         &self,
         stream: S,
         length_hint: Option<u64>,
-        in_flight: &InFlight,
+        slots: &PartSlots,
     ) -> PartReader<S>
     where
-        S: Stream<Item = Result<Bytes, AppError>> + Unpin,
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
     {
         PartReader {
             stream,
@@ -170,21 +165,24 @@ impl Uploader {
             budget: self.budget.clone(),
             _reading: self.blocks.reader(),
             blocks: self.blocks.clone(),
-            in_flight: in_flight.clone(),
+            slots: slots.clone(),
         }
     }
 
     /// Stores a file whose first part has been read; reads and uploads the rest from `reader`.
-    pub async fn upload<S>(
+    pub async fn upload<S, E>(
         &self,
         spec: &ObjectSpec,
         first: Part,
         reader: &mut PartReader<S>,
-    ) -> Result<StoredObject, AppError>
+    ) -> Result<StoredObject, UploadError<E>>
     where
-        S: Stream<Item = Result<Bytes, AppError>> + Unpin,
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
     {
-        self.start(spec, first, reader).await?.await
+        self.start(spec, first, reader)
+            .await?
+            .await
+            .map_err(UploadError::widen)
     }
 
     /// Reads the rest of a file from `reader` while storing it, and returns once the file has been read whole:
@@ -194,14 +192,14 @@ impl Uploader {
     ///
     /// A stored object stays in the lifecycle's ledger until its request calls [`Self::keep`] or
     /// [`Self::delete_all`].
-    pub async fn start<S>(
+    pub async fn start<S, E>(
         &self,
         spec: &ObjectSpec,
         first: Part,
         reader: &mut PartReader<S>,
-    ) -> Result<Finishing, AppError>
+    ) -> Result<Finishing, UploadError<E>>
     where
-        S: Stream<Item = Result<Bytes, AppError>> + Unpin,
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
     {
         // The block pool keeps its free blocks while a reader is registered: until this file is stored, so
         // that the next upload reuses the blocks its parts return (instead of faulting in fresh ones).
@@ -219,7 +217,7 @@ impl Uploader {
         multipart::start(self, spec, first, reader, reading).await
     }
 
-    async fn put_object(&self, spec: &ObjectSpec, part: Part) -> Result<StoredObject, AppError> {
+    async fn put_object(&self, spec: &ObjectSpec, part: Part) -> Result<StoredObject, UploadError> {
         let size = part.chunks.len();
         let request = self
             .client
@@ -252,24 +250,22 @@ impl Uploader {
         operation: &'static str,
         key: &str,
         err: aws_sdk_s3::error::SdkError<E, R>,
-    ) -> AppError
+    ) -> UploadError
     where
         E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug,
     {
-        match AppError::from_sdk(operation, err) {
-            AppError::StoreRejected { code, .. }
-                if self.options.create_only
-                    && matches!(
-                        code.as_str(),
-                        "PreconditionFailed" | "ConditionalRequestConflict"
-                    ) =>
-            {
-                AppError::FileExists {
-                    key: key.to_owned(),
-                }
+        let err = StoreError::from_sdk(operation, err);
+        let exists = matches!(
+            err.store_code(),
+            Some("PreconditionFailed" | "ConditionalRequestConflict")
+        );
+        if self.options.create_only && exists {
+            UploadError::Exists {
+                key: key.to_owned(),
             }
-            other => other,
+        } else {
+            UploadError::Store(err)
         }
     }
 
@@ -291,10 +287,10 @@ impl Uploader {
                 .send()
                 .await
             {
-                let err = AppError::from_sdk("DeleteObject", err);
+                let err = StoreError::from_sdk("DeleteObject", err);
                 tracing::error!(
                     key,
-                    error = %err,
+                    error = err.detail(),
                     "could not delete an object of a failed request: delete it by hand"
                 );
             }

@@ -8,22 +8,24 @@ use futures_util::Stream;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::task::JoinSet;
 
-use super::{Finishing, ObjectSpec, Part, PartReader, StoredObject, Uploader, with_options};
-use crate::error::AppError;
+use super::{
+    Finishing, ObjectSpec, Part, PartReader, StoredObject, UploadError, Uploader, with_options,
+};
 use crate::lifecycle::Lifecycle;
+use crate::storage::StoreError;
 use crate::storage::body::ReaderGuard;
 
 /// Creates the multipart upload and sends the file's parts as they are read; returns once the last part is
 /// sent, with the future that completes the upload.
-pub(super) async fn start<S>(
+pub(super) async fn start<S, E>(
     uploader: &Uploader,
     spec: &ObjectSpec,
     first: Part,
     reader: &mut PartReader<S>,
     reading: ReaderGuard,
-) -> Result<Finishing, AppError>
+) -> Result<Finishing, UploadError<E>>
 where
-    S: Stream<Item = Result<Bytes, AppError>> + Unpin,
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
 {
     let request = uploader
         .client
@@ -35,9 +37,9 @@ where
     let created = with_options!(request, uploader.options)
         .send()
         .await
-        .map_err(|err| AppError::from_sdk("CreateMultipartUpload", err))?;
+        .map_err(|err| StoreError::from_sdk("CreateMultipartUpload", err))?;
     let upload_id = created.upload_id.ok_or_else(|| {
-        AppError::Internal(anyhow::anyhow!(
+        StoreError::Internal(anyhow::anyhow!(
             "CreateMultipartUpload returned no upload id"
         ))
     })?;
@@ -73,7 +75,7 @@ struct MultipartUpload {
     key: String,
     upload_id: String,
     guard: AbortGuard,
-    tasks: JoinSet<Result<CompletedPart, AppError>>,
+    tasks: JoinSet<Result<CompletedPart, StoreError>>,
     completed: Vec<CompletedPart>,
     size: u64,
     /// Keeps the block pool's blocks for reuse until the upload ends (see [`Uploader::start`]).
@@ -82,14 +84,14 @@ struct MultipartUpload {
 
 impl MultipartUpload {
     /// Reads the file's parts and sends each as it is read, a few in flight; returns after the last one is sent.
-    async fn send_parts<S>(
+    async fn send_parts<S, E>(
         &mut self,
         spec: &ObjectSpec,
         first: Part,
         reader: &mut PartReader<S>,
-    ) -> Result<(), AppError>
+    ) -> Result<(), UploadError<E>>
     where
-        S: Stream<Item = Result<Bytes, AppError>> + Unpin,
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
     {
         let mut number = 1;
         let mut part = first;
@@ -105,11 +107,11 @@ impl MultipartUpload {
             if eof {
                 return Ok(());
             }
-            self.collect_finished()?;
+            self.collect_finished().map_err(UploadError::widen)?;
             // Room for one more part in flight before reading it (parts of this file or the request's previous
             // one, which may still be finishing).
             slot = reader.slot().await?;
-            self.collect_finished()?;
+            self.collect_finished().map_err(UploadError::widen)?;
             part = reader.next_part().await?;
         }
     }
@@ -120,7 +122,7 @@ impl MultipartUpload {
         number: i32,
         part: Part,
         slot: OwnedSemaphorePermit,
-    ) -> impl Future<Output = Result<CompletedPart, AppError>> + Send + 'static {
+    ) -> impl Future<Output = Result<CompletedPart, StoreError>> + Send + 'static {
         let uploader = &self.uploader;
         let request = uploader
             .client
@@ -139,7 +141,7 @@ impl MultipartUpload {
                 .disable_payload_signing()
                 .send()
                 .await
-                .map_err(|err| AppError::from_sdk("UploadPart", err))?;
+                .map_err(|err| StoreError::from_sdk("UploadPart", err))?;
             drop((permit, slot));
             Ok(CompletedPart::builder()
                 .part_number(number)
@@ -149,15 +151,15 @@ impl MultipartUpload {
     }
 
     /// Takes the parts stored so far; a part that failed ends the upload.
-    fn collect_finished(&mut self) -> Result<(), AppError> {
+    fn collect_finished(&mut self) -> Result<(), UploadError> {
         while let Some(done) = self.tasks.try_join_next() {
-            self.completed.push(joined(done)?);
+            self.completed.push(part_result(done)?);
         }
         Ok(())
     }
 
     /// Waits for the parts in flight and completes the upload (or aborts it).
-    async fn finish(mut self) -> Result<StoredObject, AppError> {
+    async fn finish(mut self) -> Result<StoredObject, UploadError> {
         match self.complete().await {
             Ok(stored) => {
                 self.guard.upload_id = None;
@@ -170,9 +172,9 @@ impl MultipartUpload {
         }
     }
 
-    async fn complete(&mut self) -> Result<StoredObject, AppError> {
+    async fn complete(&mut self) -> Result<StoredObject, UploadError> {
         while let Some(done) = self.tasks.join_next().await {
-            self.completed.push(joined(done)?);
+            self.completed.push(part_result(done)?);
         }
         let mut completed = std::mem::take(&mut self.completed);
         completed.sort_by_key(|p| p.part_number);
@@ -204,17 +206,23 @@ impl MultipartUpload {
     /// the abort arrives can outlive the abort and stay behind (seen once in 2,000 soak requests). S3's own
     /// advice is the same: abort after all part uploads have completed. Each part is bounded by
     /// S3_TIMEOUT_SECS, so this wait is too.
-    async fn fail(&mut self, err: AppError) -> AppError {
+    async fn fail<E>(&mut self, err: UploadError<E>) -> UploadError<E> {
         while self.tasks.join_next().await.is_some() {}
         self.guard.abort_now().await;
         err
     }
 }
 
-fn joined(
-    done: Result<Result<CompletedPart, AppError>, tokio::task::JoinError>,
-) -> Result<CompletedPart, AppError> {
-    done.map_err(|err| AppError::Internal(anyhow::Error::new(err).context("part upload task")))?
+/// A part task's result; a task that panicked fails the upload.
+fn part_result(
+    done: Result<Result<CompletedPart, StoreError>, tokio::task::JoinError>,
+) -> Result<CompletedPart, UploadError> {
+    match done {
+        Ok(part) => Ok(part?),
+        Err(err) => Err(UploadError::internal(
+            anyhow::Error::new(err).context("part upload task"),
+        )),
+    }
 }
 
 /// Aborts a multipart upload that was not completed, even when the future driving it is dropped.
@@ -282,11 +290,11 @@ async fn abort(
     {
         Ok(_) => tracing::debug!(key, upload_id, "multipart upload aborted"),
         Err(err) => {
-            let err = AppError::from_sdk("AbortMultipartUpload", err);
+            let err = StoreError::from_sdk("AbortMultipartUpload", err);
             tracing::error!(
                 key,
                 upload_id,
-                error = %err,
+                error = err.detail(),
                 "could not abort a multipart upload: its parts stay billed until it is aborted"
             );
         }

@@ -14,7 +14,7 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::error::AppError;
+use super::UploadError;
 use crate::lifecycle::Lifecycle;
 use crate::storage::body::{BlockPool, Chunks, PartBuffer, ReaderGuard};
 
@@ -46,22 +46,20 @@ impl Budget {
 
     /// Takes `units` of the budget: at once when there is room, else after waiting for it, for at most
     /// `UPLOAD_MEMORY_WAIT_SECS`. The wait is first come, first served, and ends when the server shuts down.
-    async fn take(&self, units: u32) -> Result<OwnedSemaphorePermit, AppError> {
+    async fn take<E>(&self, units: u32) -> Result<OwnedSemaphorePermit, UploadError<E>> {
         if let Ok(permit) = Arc::clone(&self.permits).try_acquire_many_owned(units) {
             return Ok(permit);
         }
         let acquire = Arc::clone(&self.permits).acquire_many_owned(units);
         tokio::select! {
             biased;
-            () = self.lifecycle.cancelled() => Err(AppError::ShuttingDown),
+            () = self.lifecycle.cancelled() => Err(UploadError::Cancelled),
             acquired = tokio::time::timeout(self.wait, acquire) => match acquired {
                 Ok(Ok(permit)) => Ok(permit),
-                Ok(Err(closed)) => Err(AppError::Internal(
+                Ok(Err(closed)) => Err(UploadError::internal(
                     anyhow::Error::new(closed).context("memory budget closed"),
                 )),
-                Err(_) => Err(AppError::ServerBusy {
-                    reason: "no room in UPLOAD_MEMORY_BUDGET within UPLOAD_MEMORY_WAIT_SECS",
-                }),
+                Err(_) => Err(UploadError::Busy),
             },
         }
     }
@@ -80,10 +78,11 @@ pub struct Part {
     pub(crate) permit: Option<OwnedSemaphorePermit>,
 }
 
-/// The parts a request may have in flight at once, shared by its files: while one file's last parts are being
-/// stored, the next file is read, but no more parts are in flight than for a single file.
+/// The parts a request may have in flight at once (`UPLOAD_PARTS_IN_FLIGHT`), shared by its files: while one
+/// file's last parts are being stored, the next file is read, but no more parts are in flight than for a single
+/// file.
 #[derive(Clone, Debug)]
-pub struct InFlight(pub(crate) Arc<Semaphore>);
+pub struct PartSlots(pub(crate) Arc<Semaphore>);
 
 /// Cuts a stream of chunks into parts of `part_size` bytes (the last one shorter), copied into recycled blocks.
 pub struct PartReader<S> {
@@ -96,23 +95,25 @@ pub struct PartReader<S> {
     pub(crate) blocks: BlockPool,
     pub(crate) _reading: ReaderGuard,
     /// Parts in flight for the request this file belongs to (shared by its files).
-    pub(crate) in_flight: InFlight,
+    pub(crate) slots: PartSlots,
 }
 
-impl<S> PartReader<S>
+impl<S, E> PartReader<S>
 where
-    S: Stream<Item = Result<Bytes, AppError>> + Unpin,
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
 {
     /// Waits for room for one more part in flight in this file's request.
-    pub(crate) async fn slot(&self) -> Result<OwnedSemaphorePermit, AppError> {
-        Arc::clone(&self.in_flight.0)
+    pub(crate) async fn slot(&self) -> Result<OwnedSemaphorePermit, UploadError<E>> {
+        Arc::clone(&self.slots.0)
             .acquire_owned()
             .await
-            .map_err(|err| AppError::Internal(anyhow::Error::new(err).context("part slots closed")))
+            .map_err(|err| {
+                UploadError::internal(anyhow::Error::new(err).context("part slots closed"))
+            })
     }
 
     /// Reads the next part: up to `part_size` bytes, taking the budget for them as they arrive.
-    pub async fn next_part(&mut self) -> Result<Part, AppError> {
+    pub async fn next_part(&mut self) -> Result<Part, UploadError<E>> {
         // The most this part can need: a whole part, or less when the request's length says so.
         let expected = self
             .remaining_hint
@@ -124,7 +125,7 @@ where
             let chunk = match self.carry.take() {
                 Some(chunk) => chunk,
                 None => match self.stream.next().await {
-                    Some(chunk) => chunk?,
+                    Some(chunk) => chunk.map_err(UploadError::Source)?,
                     None => {
                         eof = true;
                         break;
@@ -157,7 +158,7 @@ where
         if !eof && self.carry.is_none() {
             // A full part: look one chunk ahead, so a file of exactly one part still goes as one PutObject.
             match self.stream.next().await {
-                Some(chunk) => self.carry = Some(chunk?),
+                Some(chunk) => self.carry = Some(chunk.map_err(UploadError::Source)?),
                 None => eof = true,
             }
         }
@@ -202,12 +203,13 @@ impl Held {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::convert::Infallible;
 
     fn reader(
         budget: &Budget,
-        chunks: Vec<Result<Bytes, AppError>>,
+        chunks: Vec<Result<Bytes, Infallible>>,
         hint: Option<u64>,
-    ) -> PartReader<impl Stream<Item = Result<Bytes, AppError>> + Unpin> {
+    ) -> PartReader<impl Stream<Item = Result<Bytes, Infallible>> + Unpin> {
         let blocks = BlockPool::new(64 << 20);
         PartReader {
             stream: futures_util::stream::iter(chunks),
@@ -217,7 +219,7 @@ mod tests {
             budget: budget.clone(),
             _reading: blocks.reader(),
             blocks,
-            in_flight: InFlight(Arc::new(Semaphore::new(1))),
+            slots: PartSlots(Arc::new(Semaphore::new(1))),
         }
     }
 
@@ -225,7 +227,7 @@ mod tests {
     async fn a_part_takes_the_budget_as_its_bytes_arrive() {
         let budget = Budget::new(64 << 20, Duration::from_secs(1), Lifecycle::new());
         // A client that announced 100 MiB and sent 10 bytes holds one small first buffer, not a part.
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Result<Bytes, AppError>>();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Result<Bytes, Infallible>>();
         let stream = futures_util::stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|chunk| (chunk, rx))
         });
@@ -238,7 +240,7 @@ mod tests {
             budget: budget.clone(),
             _reading: blocks.reader(),
             blocks,
-            in_flight: InFlight(Arc::new(Semaphore::new(1))),
+            slots: PartSlots(Arc::new(Semaphore::new(1))),
         };
         tx.send(Ok(Bytes::from_static(b"0123456789")))
             .expect("send");
@@ -273,20 +275,23 @@ mod tests {
     async fn a_wait_for_room_is_bounded_and_ends_at_shutdown() {
         let lifecycle = Lifecycle::new();
         let budget = Budget::new(1 << 20, Duration::from_millis(200), lifecycle.clone());
-        let hog = budget.take(1024).await.expect("the whole budget");
+        let hog = budget
+            .take::<Infallible>(1024)
+            .await
+            .expect("the whole budget");
         let started = std::time::Instant::now();
-        let err = budget.take(1).await.expect_err("no room");
-        assert_eq!(err.code(), "SERVER_BUSY");
+        let err = budget.take::<Infallible>(1).await.expect_err("no room");
+        assert!(matches!(err, UploadError::Busy), "{err:?}");
         assert!(started.elapsed() < Duration::from_secs(2));
 
         let waiting = tokio::spawn({
             let budget = budget.clone();
-            async move { budget.take(1).await.map(drop) }
+            async move { budget.take::<Infallible>(1).await.map(drop) }
         });
         tokio::time::sleep(Duration::from_millis(20)).await;
         lifecycle.cancel();
         let err = waiting.await.expect("join").expect_err("cancelled");
-        assert_eq!(err.code(), "SHUTTING_DOWN");
+        assert!(matches!(err, UploadError::Cancelled), "{err:?}");
         drop(hog);
     }
 }

@@ -8,14 +8,14 @@ use s3s::dto::*;
 use s3s::{S3 as _, S3ErrorCode, S3Result};
 
 use super::{PART, pattern, put, request, staged_upload, store_with_bucket};
-use crate::storage::embedded::store::Store;
+use crate::storage::embedded::store::CheckedFs;
 
 fn code<T>(answer: S3Result<T>) -> Option<S3ErrorCode> {
     answer.err().map(|err| err.code().clone())
 }
 
 async fn put_if(
-    store: &Store,
+    store: &CheckedFs,
     key: &str,
     body: Bytes,
     if_match: Option<ETagCondition>,
@@ -33,7 +33,7 @@ async fn put_if(
     Ok(store.put_object(request(input)).await?.output.e_tag)
 }
 
-async fn read(store: &Store, key: &str) -> Vec<u8> {
+async fn read(store: &CheckedFs, key: &str) -> Vec<u8> {
     let get = GetObjectInput::builder()
         .bucket("uploads".to_owned())
         .key(key.to_owned())
@@ -45,7 +45,7 @@ async fn read(store: &Store, key: &str) -> Vec<u8> {
 }
 
 async fn complete_if_none_match(
-    store: &Store,
+    store: &CheckedFs,
     key: &str,
     upload_id: &str,
     e_tag: ETag,

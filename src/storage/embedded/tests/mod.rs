@@ -16,7 +16,7 @@ use s3s::dto::{
 };
 use s3s::{S3 as _, S3Request, S3Result};
 
-use super::store::Store;
+use super::store::CheckedFs;
 
 pub(super) const PART: usize = 5 * 1024 * 1024;
 
@@ -51,9 +51,9 @@ pub(super) fn pattern(len: usize, seed: u8) -> Bytes {
 }
 
 /// A store in a fresh folder, with the bucket `uploads`.
-pub(super) async fn store_with_bucket() -> (tempfile::TempDir, Store) {
+pub(super) async fn store_with_bucket() -> (tempfile::TempDir, CheckedFs) {
     let dir = tempfile::tempdir().expect("temporary folder");
-    let store = Store::new(dir.path()).expect("open the store");
+    let store = CheckedFs::new(dir.path()).expect("open the store");
     let bucket = CreateBucketInput::builder()
         .bucket("uploads".to_owned())
         .build()
@@ -66,7 +66,7 @@ pub(super) async fn store_with_bucket() -> (tempfile::TempDir, Store) {
 }
 
 /// PutObject of `body` at `key` in `uploads`.
-pub(super) async fn put(store: &Store, key: &str, body: &'static [u8]) -> S3Result<()> {
+pub(super) async fn put(store: &CheckedFs, key: &str, body: &'static [u8]) -> S3Result<()> {
     let input = PutObjectInput::builder()
         .bucket("uploads".to_owned())
         .key(key.to_owned())
@@ -101,7 +101,7 @@ pub(super) fn tree(dir: &std::path::Path) -> std::collections::BTreeSet<String> 
 }
 
 /// A multipart upload of `key` with one staged part of `body` (so the store completes it itself).
-pub(super) async fn staged_upload(store: &Store, key: &str, body: Bytes) -> (String, ETag) {
+pub(super) async fn staged_upload(store: &CheckedFs, key: &str, body: Bytes) -> (String, ETag) {
     let create = CreateMultipartUploadInput::builder()
         .bucket("uploads".to_owned())
         .key(key.to_owned())

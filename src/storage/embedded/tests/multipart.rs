@@ -13,10 +13,10 @@ use s3s::{S3 as _, S3Response, S3Result};
 use super::{PART, md5, pattern, request};
 use crate::storage::embedded::completion::{decode_md5, hex, plain_path};
 use crate::storage::embedded::multipart::{MAX_RECORDED_UPLOADS, UploadRecord};
-use crate::storage::embedded::store::Store;
+use crate::storage::embedded::store::CheckedFs;
 
 struct Upload {
-    store: Store,
+    store: CheckedFs,
     dir: tempfile::TempDir,
     upload_id: String,
     parts: Vec<Bytes>,
@@ -27,7 +27,7 @@ struct Upload {
 /// given order of part indexes; with `content_md5`, each part carries a Content-MD5 (so s3s-fs stores it).
 async fn upload_parts_with(parts: Vec<Bytes>, order: &[usize], content_md5: bool) -> Upload {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::new(dir.path()).unwrap();
+    let store = CheckedFs::new(dir.path()).unwrap();
     let bucket = CreateBucketInput::builder()
         .bucket("uploads".to_owned())
         .build()
@@ -87,7 +87,7 @@ fn expected_e_tag(parts: &[Bytes]) -> String {
 }
 
 /// The object's bytes, Content-Type and ETag.
-async fn stored(store: &Store) -> (Vec<u8>, Option<String>, Option<ETag>) {
+async fn stored(store: &CheckedFs) -> (Vec<u8>, Option<String>, Option<ETag>) {
     let get = GetObjectInput::builder()
         .bucket("uploads".to_owned())
         .key("uploads/그림 1.png".to_owned())

@@ -1,0 +1,76 @@
+//! The aws-sdk-s3 client: one code path for AWS S3, S3-compatible endpoints and the embedded store.
+
+use std::time::Duration;
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::retry::RetryConfig;
+use aws_sdk_s3::config::timeout::TimeoutConfig;
+use aws_sdk_s3::config::{
+    BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+    SharedCredentialsProvider,
+};
+
+use crate::config::RemoteConfig;
+
+/// Where the client sends requests, and with which identity.
+pub struct ClientSettings {
+    pub region: String,
+    /// A custom endpoint (MinIO, R2, the embedded store): path-style, checksums only when required.
+    pub endpoint: Option<String>,
+    pub credentials: Option<Credentials>,
+    pub timeout: Duration,
+}
+
+/// Builds the S3 client. With static credentials (or the embedded store) aws-config is never asked anything,
+/// so nothing contacts the EC2 metadata address; without them, the standard chain is used (an instance role).
+pub async fn build_client(settings: ClientSettings) -> Client {
+    let region = Region::new(settings.region);
+    let mut builder = match &settings.credentials {
+        Some(credentials) => aws_sdk_s3::config::Builder::new()
+            .behavior_version(BehaviorVersion::latest())
+            .region(region)
+            .credentials_provider(SharedCredentialsProvider::new(credentials.clone())),
+        None => {
+            let shared = aws_config::defaults(BehaviorVersion::latest())
+                .region(region)
+                .load()
+                .await;
+            aws_sdk_s3::config::Builder::from(&shared)
+        }
+    };
+    builder = builder
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .operation_attempt_timeout(settings.timeout)
+                .build(),
+        )
+        .retry_config(RetryConfig::standard().with_max_attempts(3));
+    if let Some(endpoint) = settings.endpoint {
+        builder = builder
+            .endpoint_url(endpoint)
+            .force_path_style(true)
+            // R2, MinIO and Garage reject or mishandle the SDK's newer default checksums.
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
+    }
+    Client::from_conf(builder.build())
+}
+
+/// Client settings for a real bucket.
+pub fn remote_settings(remote: &RemoteConfig, timeout: Duration) -> ClientSettings {
+    ClientSettings {
+        region: remote.region.clone(),
+        endpoint: remote.endpoint.clone(),
+        credentials: remote.credentials.as_ref().map(|c| {
+            Credentials::new(
+                c.access_key_id.clone(),
+                c.secret_access_key.expose().to_owned(),
+                c.session_token.as_ref().map(|t| t.expose().to_owned()),
+                None,
+                "environment",
+            )
+        }),
+        timeout,
+    }
+}
