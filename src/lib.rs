@@ -4,7 +4,7 @@
 //!
 //! # Layout
 //! Dependencies point one way: the binary → [`cli`] and [`app`] → [`routes`] → [`state`] → [`storage`] →
-//! [`config`], [`naming`], [`content_type`], [`lifecycle`]. Nothing under [`storage`] knows HTTP.
+//! [`embedded`], [`config`], [`naming`], [`lifecycle`]. Nothing under [`storage`] knows HTTP.
 //! - [`config`]: every setting, read from the environment (`.env`), with its default.
 //! - [`app`]: the application assembled: the store opened, the state, the feature routers merged under the
 //!   middleware they share, the port bound.
@@ -17,8 +17,10 @@
 //!   description (`static/openapi.json`).
 //! - [`error`]: the HTTP error type, its stable codes and JSON answers; the one place where the store's errors
 //!   become answers.
-//! - [`storage`]: opening the store (the one way, for the server and the CLI), its errors, object URLs, the
-//!   streaming uploader ([`storage::upload`]) and the embedded store ([`storage::embedded`]).
+//! - [`storage`]: opening the store (the one way, for the server and the CLI), its errors, object URLs, and the
+//!   streaming uploader ([`storage::upload`]).
+//! - [`embedded`]: the S3-compatible store (s3s-fs, served over HTTP on loopback) used when no bucket is
+//!   configured; [`storage`] starts it.
 //! - [`naming`]: file names from multipart headers, sanitized keys, `Content-Disposition` values.
 //! - [`content_type`]: the type a file is stored as.
 //! - [`metrics`]: the Prometheus metrics, one registry per app, and the middleware that records them.
@@ -30,6 +32,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod content_type;
+pub mod embedded;
 pub mod error;
 pub mod lifecycle;
 pub mod metrics;

@@ -15,7 +15,7 @@ use super::diagnose::{Diagnosis, diagnose_store_error, diagnose_upload_error};
 use super::lifecycle::lifecycle_step;
 use super::multipart::{Incomplete, Listing, abort_uploads, list_incomplete_uploads};
 use super::public_url::{anonymous_get, diagnose_anonymous_get, explain_forbidden};
-use super::target::{Context, Target};
+use super::target::{Setup, Target};
 use super::{CHECK_PREFIX, CheckArgs, Printer, Report, Status, steps, timed};
 
 /// `check`: prints one line per step and returns them all. Only a broken writer is an `Err`.
@@ -145,7 +145,7 @@ pub async fn check(
     Ok(p.report)
 }
 
-fn unreachable_url(url: &str, err: &str, cx: Context<'_>) -> Diagnosis {
+fn unreachable_url(url: &str, err: &str, cx: Setup<'_>) -> Diagnosis {
     Diagnosis {
         detail: format!("GET {url} failed: {err}"),
         hint: match cx.public_base_url {

@@ -64,16 +64,55 @@ pub async fn clean(
     };
     let incomplete = list_incomplete_uploads(&target, prefix).await;
 
+    describe_plan(
+        &mut p,
+        &target,
+        prefix,
+        &key_prefix,
+        (count, bytes),
+        &incomplete,
+        args,
+    )?;
+    if !confirmed(&mut p, args, &bucket, input)? {
+        return Ok(false);
+    }
+    let emptied = empty(&mut p, &target, prefix, incomplete).await?;
+    if !args.delete_bucket {
+        return Ok(emptied);
+    }
+    if !emptied {
+        p.step(
+            "bucket deleted",
+            Status::Skipped,
+            "not deleted: the bucket could not be emptied",
+            None,
+        )?;
+        return Ok(false);
+    }
+    Ok(delete_bucket(&mut p, &target).await?)
+}
+
+/// What `clean` is about to delete, and what it keeps.
+fn describe_plan(
+    p: &mut Printer<'_>,
+    target: &Target,
+    prefix: &str,
+    key_prefix: &str,
+    (count, bytes): (u64, u64),
+    incomplete: &Listing,
+    args: &CleanArgs,
+) -> std::io::Result<()> {
+    let bucket = target.bucket();
     p.line(format_args!("Bucket:  {bucket}"))?;
     p.line(format_args!("Where:   {}", target.describe()))?;
     p.line(format_args!(
         "Prefix:  {}",
-        describe_prefix(prefix, &key_prefix)
+        describe_prefix(prefix, key_prefix)
     ))?;
     p.line(format_args!("Objects: {count} ({bytes} bytes)"))?;
     p.line(format_args!(
         "Incomplete multipart uploads: {}",
-        match &incomplete {
+        match incomplete {
             Listing::Found(uploads) => uploads.len().to_string(),
             Listing::Unsupported => "not supported by this store".to_owned(),
             Listing::Failed(diagnosis) => format!("cannot list ({})", diagnosis.detail),
@@ -94,8 +133,16 @@ pub async fn clean(
     };
     p.line(format_args!(
         "This deletes {what}{then}. It cannot be undone."
-    ))?;
+    ))
+}
 
+/// Whether the person (or `--yes`) named the configured bucket.
+fn confirmed(
+    p: &mut Printer<'_>,
+    args: &CleanArgs,
+    bucket: &str,
+    input: &mut dyn BufRead,
+) -> std::io::Result<bool> {
     let answer = match &args.yes {
         Some(name) => name.clone(),
         None => {
@@ -115,14 +162,23 @@ pub async fn clean(
         ))?;
         return Ok(false);
     }
+    Ok(true)
+}
 
+/// Deletes the objects under `prefix` and aborts the incomplete multipart uploads there; whether all went.
+async fn empty(
+    p: &mut Printer<'_>,
+    target: &Target,
+    prefix: &str,
+    incomplete: Listing,
+) -> std::io::Result<bool> {
     let mut ok = true;
     let scope = if prefix.is_empty() {
         String::new()
     } else {
         format!(" under `{prefix}`")
     };
-    match delete_objects(&target, prefix).await {
+    match delete_objects(target, prefix).await {
         Ok(deleted) => p.step(
             "objects deleted",
             Status::Pass,
@@ -142,7 +198,7 @@ pub async fn clean(
     match incomplete {
         Listing::Found(uploads) => {
             let all: Vec<&Incomplete> = uploads.iter().collect();
-            let (aborted, failures) = abort_uploads(&target, &all).await;
+            let (aborted, failures) = abort_uploads(target, &all).await;
             match failures.into_iter().next() {
                 None => p.step(
                     steps::MULTIPART,
@@ -167,42 +223,40 @@ pub async fn clean(
             p.failed(steps::MULTIPART, diagnosis)?;
         }
     }
-    if args.delete_bucket {
-        if !ok {
+    Ok(ok)
+}
+
+/// Deletes the (emptied) bucket itself.
+async fn delete_bucket(p: &mut Printer<'_>, target: &Target) -> std::io::Result<bool> {
+    let bucket = target.bucket();
+    // Matched here rather than through `Target::call`: the store's code tells a versioned bucket apart.
+    match timed(target.client().delete_bucket().bucket(bucket).send()).await {
+        Ok(Ok(_)) => {
             p.step(
-                "bucket deleted",
-                Status::Skipped,
-                "not deleted: the bucket could not be emptied",
-                None,
-            )?;
-            return Ok(false);
-        }
-        // Matched here rather than through `Target::call`: the store's code tells a versioned bucket apart.
-        match timed(target.client().delete_bucket().bucket(&bucket).send()).await {
-            Ok(Ok(_)) => p.step(
                 "bucket deleted",
                 Status::Pass,
                 format!("`{bucket}` deleted"),
                 None,
-            )?,
-            Ok(Err(err)) => {
-                ok = false;
-                let not_empty = err.code() == Some("BucketNotEmpty");
-                let mut diagnosis = diagnose_sdk("DeleteBucket", err, target.context());
-                if not_empty {
-                    diagnosis.hint = "objects remain: a versioned bucket keeps old versions of deleted objects; \
-                                      empty it in the S3 console (Empty), then run clean again"
+            )?;
+            Ok(true)
+        }
+        Ok(Err(err)) => {
+            let not_empty = err.code() == Some("BucketNotEmpty");
+            let mut diagnosis = diagnose_sdk("DeleteBucket", err, target.context());
+            if not_empty {
+                diagnosis.hint =
+                    "objects remain: a versioned bucket keeps old versions of deleted objects; \
+                                  empty it in the S3 console (Empty), then run clean again"
                         .to_owned();
-                }
-                p.failed("bucket deleted", diagnosis)?;
             }
-            Err(timeout) => {
-                ok = false;
-                p.failed("bucket deleted", timeout.diagnosis(target.context()))?;
-            }
+            p.failed("bucket deleted", diagnosis)?;
+            Ok(false)
+        }
+        Err(timeout) => {
+            p.failed("bucket deleted", timeout.diagnosis(target.context()))?;
+            Ok(false)
         }
     }
-    Ok(ok)
 }
 
 /// The summary's `Prefix:` line: what is being emptied, and what is not.

@@ -5,7 +5,7 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use crate::storage::upload::UploadError;
 use crate::storage::{ACL_HINT, StoreError, Trouble};
 
-use super::target::Context;
+use super::target::Setup;
 
 /// A failed step's explanation: what happened, and what to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,7 +24,7 @@ pub(super) fn is_unsupported<E: ProvideErrorMetadata>(err: &SdkError<E>) -> bool
 
 /// Explains an aws-sdk-s3 failure: the store's answer (status, `x-amz-bucket-region`) refines the code
 /// [`StoreError::from_sdk`] gives it.
-pub fn diagnose_sdk<E>(operation: &'static str, err: SdkError<E>, cx: Context<'_>) -> Diagnosis
+pub fn diagnose_sdk<E>(operation: &'static str, err: SdkError<E>, cx: Setup<'_>) -> Diagnosis
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -89,7 +89,7 @@ where
 pub fn diagnose_store_error(
     error: &StoreError,
     operation: &'static str,
-    cx: Context<'_>,
+    cx: Setup<'_>,
 ) -> Diagnosis {
     let bucket = cx.bucket;
     match error {
@@ -151,7 +151,7 @@ pub fn diagnose_store_error(
 pub(super) fn diagnose_upload_error(
     error: &UploadError,
     operation: &'static str,
-    cx: Context<'_>,
+    cx: Setup<'_>,
 ) -> Diagnosis {
     match error {
         UploadError::Store(err) => diagnose_store_error(err, operation, cx),
@@ -183,7 +183,7 @@ fn without_debug(detail: &str) -> &str {
     cut.map_or(detail, |i| &detail[..i])
 }
 
-pub(super) fn unreachable_hint(cx: Context<'_>) -> String {
+pub(super) fn unreachable_hint(cx: Setup<'_>) -> String {
     match cx.endpoint {
         _ if cx.embedded => {
             "the embedded store did not answer: check that its data folder (EMBEDDED_S3_DATA_DIR) is writable"
@@ -218,8 +218,8 @@ fn permission(operation: &str) -> &'static str {
 mod tests {
     use super::*;
 
-    fn cx() -> Context<'static> {
-        Context {
+    fn cx() -> Setup<'static> {
+        Setup {
             bucket: "jscode-uploaded-files",
             region: "ap-northeast-2",
             endpoint: None,
@@ -251,7 +251,7 @@ mod tests {
             operation: "HeadBucket",
             detail: "connection refused".to_owned(),
         };
-        let local = Context {
+        let local = Setup {
             endpoint: Some("http://127.0.0.1:9000"),
             ..cx()
         };

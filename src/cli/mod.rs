@@ -35,7 +35,7 @@ pub use clean::clean;
 pub use diagnose::{Diagnosis, diagnose_sdk, diagnose_store_error};
 pub use lifecycle::merged_lifecycle;
 pub use public_url::{HttpAnswer, diagnose_anonymous_get, public_read_policy};
-pub use target::Context;
+pub use target::Setup;
 
 use diagnose::unreachable_hint;
 
@@ -233,7 +233,7 @@ impl Printer<'_> {
 struct TimedOut;
 
 impl TimedOut {
-    fn diagnosis(&self, cx: Context<'_>) -> Diagnosis {
+    fn diagnosis(&self, cx: Setup<'_>) -> Diagnosis {
         Diagnosis {
             detail: format!("no answer within {} seconds", STEP_TIMEOUT.as_secs()),
             hint: unreachable_hint(cx),

@@ -8,7 +8,7 @@ use hyper_util::client::legacy::connect::{Connect, HttpConnector};
 use hyper_util::rt::TokioExecutor;
 
 use super::diagnose::Diagnosis;
-use super::target::{Context, Target};
+use super::target::{Setup, Target};
 use super::{STEP_TIMEOUT, timed};
 
 /// What an anonymous GET of a public URL answered.
@@ -24,7 +24,7 @@ pub fn diagnose_anonymous_get(
     url: &str,
     answer: &HttpAnswer,
     expected: &[u8],
-    cx: Context<'_>,
+    cx: Setup<'_>,
 ) -> Option<Diagnosis> {
     let status = answer.status;
     match status {
@@ -193,8 +193,8 @@ where
 mod tests {
     use super::*;
 
-    fn cx() -> Context<'static> {
-        Context {
+    fn cx() -> Setup<'static> {
+        Setup {
             bucket: "jscode-uploaded-files",
             region: "ap-northeast-2",
             endpoint: None,
@@ -234,13 +234,13 @@ mod tests {
             forbidden.hint.contains("URL_MODE=presigned"),
             "{forbidden:?}"
         );
-        let presigned = Context {
+        let presigned = Setup {
             presigned: true,
             ..cx()
         };
         let refused = diagnose_anonymous_get("u", &answer(403, b""), b"ok", presigned).unwrap();
         assert!(refused.hint.contains("clock"), "{refused:?}");
-        let cdn = Context {
+        let cdn = Setup {
             public_base_url: Some("https://cdn.example.com"),
             ..cx()
         };

@@ -109,12 +109,12 @@ impl Target {
         }
     }
 
-    pub(super) fn context(&self) -> Context<'_> {
+    pub(super) fn context(&self) -> Setup<'_> {
         let (region, endpoint) = match &self.config.store {
             StoreConfig::Embedded(embedded) => (embedded.region.as_str(), None),
             StoreConfig::Remote(remote) => (remote.region.as_str(), remote.endpoint.as_deref()),
         };
-        Context {
+        Setup {
             bucket: self.bucket(),
             region,
             endpoint,
@@ -127,7 +127,7 @@ impl Target {
 
 /// What a diagnosis needs to know about the set-up.
 #[derive(Clone, Copy, Debug)]
-pub struct Context<'a> {
+pub struct Setup<'a> {
     pub bucket: &'a str,
     pub region: &'a str,
     /// `AWS_ENDPOINT_URL`, when not AWS.

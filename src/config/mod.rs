@@ -100,7 +100,7 @@ pub const S3_MAX_KEY_BYTES: usize = 1024;
 
 /// The longest key the embedded store can hold for its bucket `uploads`: s3s-fs names an object's side files
 /// after the base64 of its bucket and key, and a file name has at most 255 bytes
-/// (see `storage::embedded::max_key_len`, which computes it and is tested against this value).
+/// (see `embedded::max_key_len`, which computes it and is tested against this value).
 pub const EMBEDDED_MAX_KEY_BYTES: usize = 128;
 
 /// The longest a presigned URL may live (SigV4's limit).

@@ -1,5 +1,5 @@
-//! The S3 side: opening the store ([`Storage::open`]), its errors, object URLs, streaming uploads, and the
-//! embedded store. Nothing here knows HTTP: errors are [`StoreError`]s, which the routes turn into answers.
+//! The S3 side: opening the store ([`Storage::open`]), its errors, object URLs and streaming uploads. Nothing
+//! here knows HTTP: errors are [`StoreError`]s, which the routes turn into answers.
 //!
 //! One code path serves AWS S3, S3-compatible endpoints and the embedded default: each is an aws-sdk-s3 client
 //! pointed at the right endpoint.
@@ -9,11 +9,9 @@
 //! - `client`: the aws-sdk-s3 client's settings; `urls`: public and presigned object URLs.
 //! - `error`: [`StoreError`] and the operators' hints.
 //! - [`upload`]: streaming a file into the bucket; [`body`]: the memory its parts are read into.
-//! - [`embedded`]: the S3-compatible store on loopback used when no bucket is configured.
 
 pub mod body;
 mod client;
-pub mod embedded;
 mod error;
 mod open;
 pub mod upload;

@@ -8,10 +8,10 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::config::Credentials;
 use aws_sdk_s3::error::ProvideErrorMetadata as _;
 
-use super::embedded::EmbeddedStore;
 use super::upload::Uploader;
 use super::{ClientSettings, StoreError, UrlBuilder, build_client, remote_settings};
 use crate::config::{Config, StoreConfig, UploadConfig};
+use crate::embedded::EmbeddedStore;
 use crate::lifecycle::Lifecycle;
 
 /// How long the bucket probe ([`Bucket::probe`]) waits for an answer.

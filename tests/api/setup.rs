@@ -180,7 +180,7 @@ async fn check_reports_a_bucket_that_is_not_public_with_the_seeds_policy() {
             location: None,
             body: bytes::Bytes::from_static(b"<Error><Code>AccessDenied</Code></Error>"),
         };
-        let cx = cli::Context {
+        let cx = cli::Setup {
             bucket: "jscode-uploaded-files",
             region: "ap-northeast-2",
             endpoint: None,

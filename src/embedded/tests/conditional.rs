@@ -8,7 +8,7 @@ use s3s::dto::*;
 use s3s::{S3 as _, S3ErrorCode, S3Result};
 
 use super::{PART, pattern, put, request, staged_upload, store_with_bucket};
-use crate::storage::embedded::store::CheckedFs;
+use crate::embedded::store::CheckedFs;
 
 fn code<T>(answer: S3Result<T>) -> Option<S3ErrorCode> {
     answer.err().map(|err| err.code().clone())

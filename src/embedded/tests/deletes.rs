@@ -39,7 +39,7 @@ async fn delete_object_removes_the_data_and_both_side_files() {
     assert!(dir.path().join("uploads/a/kept.txt").exists());
     let left = side_files(dir.path());
     assert_eq!(left.len(), 2, "{left:?}");
-    let kept_stem = crate::storage::embedded::layout::side_file_stem("uploads", "a/kept.txt");
+    let kept_stem = crate::embedded::layout::side_file_stem("uploads", "a/kept.txt");
     assert!(
         left.iter().all(|name| name.starts_with(&kept_stem)),
         "{left:?}"
@@ -152,7 +152,7 @@ async fn delete_bucket_removes_the_side_files_of_that_bucket_only() {
         .expect("input");
     store.delete_bucket(request(delete)).await.expect("delete");
 
-    let prefix = crate::storage::embedded::layout::bucket_side_file_prefix("other");
+    let prefix = crate::embedded::layout::bucket_side_file_prefix("other");
     let left = side_files(dir.path());
     assert_eq!(left.len(), 2, "{left:?}");
     assert!(

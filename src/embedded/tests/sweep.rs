@@ -2,8 +2,8 @@
 //! and files the store did not write stay.
 
 use super::{PART, pattern, put, staged_upload, store_with_bucket, tree};
-use crate::storage::embedded::folder::{Swept, sweep};
-use crate::storage::embedded::layout::side_file_stem;
+use crate::embedded::folder::{Swept, sweep};
+use crate::embedded::layout::side_file_stem;
 
 #[tokio::test]
 async fn a_sweep_removes_leftovers_and_keeps_every_object() {

@@ -11,9 +11,9 @@ use s3s::dto::*;
 use s3s::{S3 as _, S3Response, S3Result};
 
 use super::{PART, md5, pattern, request};
-use crate::storage::embedded::completion::{decode_md5, hex, plain_path};
-use crate::storage::embedded::multipart::{MAX_RECORDED_UPLOADS, UploadRecord};
-use crate::storage::embedded::store::CheckedFs;
+use crate::embedded::completion::{decode_md5, hex, plain_path};
+use crate::embedded::multipart::{MAX_RECORDED_UPLOADS, UploadRecord};
+use crate::embedded::store::CheckedFs;
 
 struct Upload {
     store: CheckedFs,
