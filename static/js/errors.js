@@ -1,4 +1,5 @@
 // Part of GET /app.js (see prologue.js): the error codes' titles, and an error or warning shown in a card.
+// tests/api/page.rs keeps ERROR_TITLES' keys in step with the server's codes (error::all_codes()).
 
 /** Korean and English words for the error codes the server (and this page) use. */
 const ERROR_TITLES = {
