@@ -5,10 +5,11 @@
 // <base-url> is a running server with default limits; <small-limits-base-url> one started with
 // MAX_FILE_SIZE=1000 and MAX_FILES=2. tests/browser.rs starts both in-process and runs this script.
 // The browser may reach 127.0.0.1 only: every host name resolves to nothing, and any request the page makes
-// elsewhere is aborted and fails the test. Screenshots go to test-artifacts/ (or $E2E_ARTIFACTS).
+// elsewhere is aborted and fails the test. Screenshots go to test-artifacts/ (or $E2E_ARTIFACTS), and each is
+// checked against the page it was taken of.
 //
 // This file starts the browser and runs the steps in order (they share one page, so order matters): steps/
-// holds them by concern, lib/ what they share (checks, the browser, the test files and their PNGs).
+// holds them by concern, lib/ what they share (checks, the browser, the test files, PNGs, screenshots).
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { assert, assertEqual, check } from '../lib/checks.mjs';
 import { card, waitForState } from '../lib/browser.mjs';
 import { image } from '../lib/fixtures.mjs';
+import { screenshot } from '../lib/screenshots.mjs';
 
 export async function limitSteps(run) {
   const { context, smallBase, artifacts } = run;
@@ -38,7 +39,7 @@ export async function limitSteps(run) {
     assert(message.includes('exceeds the limit of 1000 bytes'), `server message shown: ${message}`);
     assert(message.includes('큰 사진.png'), `the file named: ${message}`);
     await item.getByTestId('retry').waitFor();
-    await limited.screenshot({ path: join(artifacts, 'page-limits.png'), fullPage: true });
+    await screenshot(limited, join(artifacts, 'page-limits.png'), { fullPage: true });
   });
 
   await check('more files than MAX_FILES: the extra ones are held back', async () => {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { assert, assertEqual, check } from '../lib/checks.mjs';
 import { card, waitForState } from '../lib/browser.mjs';
 import { BIG_FILE, CANCELLED_FILE } from '../lib/fixtures.mjs';
+import { screenshot } from '../lib/screenshots.mjs';
 
 export async function progressSteps(run) {
   const { context, page, artifacts } = run;
@@ -38,7 +39,7 @@ export async function progressSteps(run) {
       const item = card(page, BIG_FILE);
       await page.waitForFunction(() => (window.progressSeen || []).some((p) => p.value >= 25 && p.value < 90));
       await item.scrollIntoViewIfNeeded();
-      await page.screenshot({ path: join(artifacts, 'page-progress.png') });
+      await screenshot(page, join(artifacts, 'page-progress.png'));
       await waitForState(item, 'done');
       const seen = await page.evaluate(() => window.progressSeen);
       const values = seen.map((p) => p.value);

@@ -93,7 +93,8 @@ export async function uploadSteps(run) {
     await chooser.setFiles({ name: KEYBOARD_PNG, mimeType: 'image/png', buffer: png(90, 60) });
     const item = card(page, KEYBOARD_PNG);
     await waitForState(item, 'done');
-    await waitForImage(item.getByTestId('result-img'));
+    const loaded = await waitForImage(item.getByTestId('result-img'));
+    assertEqual(`${loaded.width}x${loaded.height}`, '90x60', 'the chosen picture shown');
   });
 
   await check('files dropped on the drop zone upload', async () => {
@@ -106,6 +107,7 @@ export async function uploadSteps(run) {
     await page.getByTestId('dropzone').dispatchEvent('drop', { dataTransfer: transfer });
     const item = card(page, DROPPED_PNG);
     await waitForState(item, 'done');
-    await waitForImage(item.getByTestId('result-img'));
+    const loaded = await waitForImage(item.getByTestId('result-img'));
+    assertEqual(`${loaded.width}x${loaded.height}`, '60x40', 'the dropped picture shown');
   });
 }
