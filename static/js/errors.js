@@ -33,6 +33,7 @@ const ERROR_TITLES = {
   NETWORK_ERROR: ['서버에 연결하지 못했습니다', 'Could not reach the server'],
   ABORTED: ['업로드를 취소했습니다', 'Upload cancelled'],
   BAD_RESPONSE: ['서버 응답을 이해하지 못했습니다', 'Unexpected answer from the server'],
+  IMAGE_LOAD_FAILED: ['이미지를 불러오지 못했습니다', 'Image did not load'],
 };
 
 function errorTitle(code) {

@@ -9,9 +9,15 @@ use s3_upload_server::error::all_codes;
 /// The part of the page's script (`GET /app.js`) that holds the table, as compiled into the binary.
 const ERRORS_JS: &str = include_str!("../../static/js/errors.js");
 
-/// Codes the page makes up itself, for failures that happen before or instead of a server's answer (the
-/// connection failed, the user cancelled, the answer was not JSON). The server never sends them.
-const PAGE_ONLY_CODES: &[&str] = &["NETWORK_ERROR", "ABORTED", "BAD_RESPONSE"];
+/// Codes the page makes up itself, for failures that happen before, instead of or after a server's answer
+/// (the connection failed, the user cancelled, the answer was not JSON, the stored image did not load from
+/// its URL). The server never sends them.
+const PAGE_ONLY_CODES: &[&str] = &[
+    "NETWORK_ERROR",
+    "ABORTED",
+    "BAD_RESPONSE",
+    "IMAGE_LOAD_FAILED",
+];
 
 /// The keys of the page's `ERROR_TITLES`, in the order written.
 ///
