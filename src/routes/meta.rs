@@ -38,10 +38,34 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// The upload page, its script and its style sheet, compiled into the binary so they are served from any
-/// working directory.
+/// working directory. The script is one file joined from the parts in `static/js/`, in this order: the
+/// prologue opens the function that wraps them all and the epilogue closes it (see `static/js/prologue.js`).
+/// The style sheet is one file joined likewise from the parts in `static/css/`, in the cascade's order (see
+/// `static/css/base.css`).
 const INDEX_HTML: &str = include_str!("../../static/index.html");
-const APP_JS: &str = include_str!("../../static/app.js");
-const APP_CSS: &str = include_str!("../../static/app.css");
+const APP_JS: &str = concat!(
+    include_str!("../../static/js/prologue.js"),
+    include_str!("../../static/js/page.js"),
+    include_str!("../../static/js/errors.js"),
+    include_str!("../../static/js/config.js"),
+    include_str!("../../static/js/cards.js"),
+    include_str!("../../static/js/queue.js"),
+    include_str!("../../static/js/upload.js"),
+    include_str!("../../static/js/result.js"),
+    include_str!("../../static/js/input.js"),
+    include_str!("../../static/js/url-test.js"),
+    include_str!("../../static/js/epilogue.js"),
+);
+const APP_CSS: &str = concat!(
+    include_str!("../../static/css/base.css"),
+    include_str!("../../static/css/layout.css"),
+    include_str!("../../static/css/dropzone.css"),
+    include_str!("../../static/css/controls.css"),
+    include_str!("../../static/css/cards.css"),
+    include_str!("../../static/css/results.css"),
+    include_str!("../../static/css/url-test.css"),
+    include_str!("../../static/css/media.css"),
+);
 
 /// The page's Content-Security-Policy. Scripts and styles come only from this server (no inline code, no
 /// `eval`); images may come from anywhere over HTTP(S), because the page shows the `location` URLs the store

@@ -7,6 +7,7 @@ mod helpers;
 mod hostile;
 mod meta;
 mod observability;
+mod page;
 mod process;
 mod production;
 mod proxy;
