@@ -10,5 +10,7 @@ mod observability;
 mod process;
 mod production;
 mod proxy;
+#[path = "../support/server.rs"]
+mod server;
 mod setup;
 mod upload;
