@@ -370,8 +370,8 @@ pub(crate) fn file_part(bytes: Vec<u8>, name: &str, mime: &str) -> reqwest::mult
         .expect("valid mime")
 }
 
-/// The `error.code` of an error answer.
-pub(crate) async fn error_code(response: reqwest::Response) -> (u16, Value) {
+/// An error answer: its status and its JSON body (`body["error"]["code"]` is the code).
+pub(crate) async fn error_answer(response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();
     let body: Value = response.json().await.expect("a JSON error body");
     (status, body)
