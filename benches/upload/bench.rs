@@ -21,12 +21,13 @@ pub(crate) struct Server {
     pub(crate) idle_rss_kib: u64,
 }
 
-/// Starts `binary` pointed at the store, with `env` on top of the bench's settings.
+/// Starts `binary` pointed at the store at `store`, with `extra_env` on top of the bench's settings.
 pub(crate) async fn start_server(
     binary: &Path,
     label: String,
     base_env: &[(&str, String)],
     extra_env: &[(String, String)],
+    store: &str,
     work_dir: &Path,
     http: &reqwest::Client,
 ) -> anyhow::Result<Server> {
@@ -35,14 +36,15 @@ pub(crate) async fn start_server(
         .current_dir(work_dir)
         .envs(base_env.iter().map(|(k, v)| (k, v)))
         .envs(extra_env.iter().map(|(k, v)| (k, v)));
-    let (proc, port) = Proc::start("server", command, |line| {
-        let at = line.find(LISTENING)?;
-        let rest = &line[at + LISTENING.len()..];
-        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-        digits.parse::<u16>().ok()
-    })
-    .with_context(|| format!("start {}", binary.display()))?;
-    let url = format!("http://127.0.0.1:{port}");
+    let proc =
+        Proc::start("server", command).with_context(|| format!("start {}", binary.display()))?;
+    // The store's CPU time and the checks of each round are the bench's store: the server must use it.
+    ensure!(
+        proc.endpoint() == Some(store),
+        "`{label}` uses the store {}, not the bench's {store}",
+        proc.endpoint().unwrap_or("it did not log")
+    );
+    let url = proc.url().to_owned();
     let health = http.get(format!("{url}/health")).send().await?;
     ensure!(
         health.status().is_success(),
@@ -58,8 +60,6 @@ pub(crate) async fn start_server(
         idle_rss_kib,
     })
 }
-
-pub(crate) const LISTENING: &str = "upload server listening: open http://127.0.0.1:";
 
 impl Bench {
     pub(crate) fn label(&self, side: Side) -> String {

@@ -41,16 +41,17 @@ mod direct;
 mod process;
 mod report;
 mod scenario;
+#[path = "../../tests/support/server.rs"]
+mod server;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, Read as _};
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail, ensure};
+use anyhow::{Context as _, ensure};
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::Credentials;
 use aws_sdk_s3::primitives::ByteStream;
@@ -98,7 +99,8 @@ fn main() -> anyhow::Result<()> {
 // The store child
 // ---------------------------------------------------------------------------------------------------------
 
-/// Serves `dir` on a free loopback port, prints `STORE <endpoint>`, and stops when stdin closes.
+/// Serves `dir` on a free loopback port, prints its endpoint as a JSON line's `url` (as the server names its own,
+/// for [`Proc::start`]), and stops when stdin closes.
 fn run_store(dir: PathBuf) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -113,7 +115,10 @@ fn run_store(dir: PathBuf) -> anyhow::Result<()> {
             region: REGION.to_owned(),
         };
         let store = EmbeddedStore::start(&config).await?;
-        println!("STORE {}", store.endpoint());
+        println!(
+            "{}",
+            serde_json::json!({ "message": "bench store listening", "url": store.endpoint() })
+        );
         tokio::task::spawn_blocking(|| {
             let mut sink = Vec::new();
             let _ = std::io::stdin().read_to_end(&mut sink);
@@ -159,9 +164,8 @@ async fn run() -> anyhow::Result<()> {
     let _cleanup = RemoveOnDrop(data_dir.clone());
     let mut store_cmd = Command::new(std::env::current_exe()?);
     store_cmd.env(STORE_ROLE, &data_dir);
-    let (store, endpoint) = Proc::start("store", store_cmd, |line| {
-        line.strip_prefix("STORE ").map(str::to_owned)
-    })?;
+    let store = Proc::start("store", store_cmd)?;
+    let endpoint = store.url().to_owned();
     let s3 = build_client(ClientSettings {
         region: REGION.to_owned(),
         endpoint: Some(endpoint.clone()),
@@ -191,7 +195,6 @@ async fn run() -> anyhow::Result<()> {
         ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
         ("MAX_FILE_SIZE", (2 * GIB).to_string()),
         ("MAX_FILES", "10".to_owned()),
-        ("NO_COLOR", "1".to_owned()),
     ];
     let mut seen: HashMap<String, String> = std::env::vars().collect();
     for (name, value) in &server_env {
@@ -210,6 +213,7 @@ async fn run() -> anyhow::Result<()> {
             "server".to_owned(),
             &server_env,
             &[],
+            &endpoint,
             work_dir.path(),
             &http,
         )
@@ -232,6 +236,7 @@ async fn run() -> anyhow::Result<()> {
                 label,
                 &server_env,
                 &compare_env,
+                &endpoint,
                 work_dir.path(),
                 &http,
             )

@@ -1,71 +1,35 @@
 //! Child processes (the store, the servers, perf) and what /proc says of them.
 
 use super::*;
+use crate::server::ServerChild;
 
-/// A child process, killed when dropped.
+/// A child process that names its URL in a JSON log line (tests/support/server.rs), killed when dropped.
 pub(crate) struct Proc {
-    pub(crate) child: Child,
     pub(crate) name: &'static str,
-    /// The last lines it printed, for error messages.
-    pub(crate) log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    child: ServerChild,
 }
 
 impl Proc {
-    /// Starts `command` and waits for the first stdout line for which `ready` returns a value.
-    pub(crate) fn start<T: Send + 'static>(
-        name: &'static str,
-        mut command: Command,
-        ready: impl Fn(&str) -> Option<T> + Send + 'static,
-    ) -> anyhow::Result<(Self, T)> {
-        command
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        let mut child = command
-            .spawn()
-            .with_context(|| format!("start the {name}"))?;
-        let stdout = child.stdout.take().context("child stdout")?;
-        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let (tx, rx) = mpsc::channel();
-        let lines = std::sync::Arc::clone(&log);
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Some(found) = tx.as_ref().and_then(|_| ready(&line))
-                    && let Some(tx) = tx.take()
-                {
-                    let _ = tx.send(found);
-                }
-                let mut lines = lines.lock().unwrap_or_else(|e| e.into_inner());
-                lines.push(line);
-                if lines.len() > 40 {
-                    lines.remove(0);
-                }
-            }
-        });
-        let mut proc = Self { child, name, log };
-        match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(found) => Ok((proc, found)),
-            Err(_) => {
-                let status = proc.child.try_wait().ok().flatten();
-                bail!(
-                    "the {name} did not start (exit: {status:?}); it printed:\n{}",
-                    proc.recent_output()
-                )
-            }
-        }
+    /// Starts `command` and waits for its URL; keeps its last lines for error messages. Its stdin is a pipe,
+    /// open until it is dropped (the store stops when it closes).
+    pub(crate) fn start(name: &'static str, mut command: Command) -> anyhow::Result<Self> {
+        command.stdin(Stdio::piped()).stderr(Stdio::inherit());
+        let child = ServerChild::start(command, 40).with_context(|| format!("start the {name}"))?;
+        Ok(Self { name, child })
+    }
+
+    /// Where it listens.
+    pub(crate) fn url(&self) -> &str {
+        &self.child.url
+    }
+
+    /// The store it logged it uses, if it logged one.
+    pub(crate) fn endpoint(&self) -> Option<&str> {
+        self.child.endpoint.as_deref()
     }
 
     pub(crate) fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    pub(crate) fn recent_output(&self) -> String {
-        self.log
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .join("\n")
+        self.child.pid()
     }
 
     /// utime + stime so far, in seconds.
@@ -82,13 +46,6 @@ impl Proc {
     pub(crate) fn reset_peak_rss(&self) -> anyhow::Result<()> {
         std::fs::write(format!("/proc/{}/clear_refs", self.pid()), "5")
             .with_context(|| format!("reset the {}'s VmHWM", self.name))
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

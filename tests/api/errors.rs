@@ -3,13 +3,13 @@
 use reqwest::multipart::Form;
 
 use crate::helpers::{
-    error_code, file_part, pattern, png, spawn_app, spawn_app_with, spawn_embedded_app_with,
+    error_answer, file_part, pattern, png, spawn_app, spawn_app_with, spawn_embedded_app_with,
 };
 
 #[tokio::test]
 async fn wrong_field_name_is_400_limit_unexpected_file() {
     let app = spawn_app().await;
-    let (status, body) = error_code(
+    let (status, body) = error_answer(
         app.upload(Form::new().part("photo", file_part(png(), "a.png", "image/png")))
             .await,
     )
@@ -24,7 +24,7 @@ async fn wrong_field_name_is_400_limit_unexpected_file() {
 async fn no_file_is_400_no_file() {
     let app = spawn_app().await;
     let (status, body) =
-        error_code(app.upload(Form::new().text("title", "no file here")).await).await;
+        error_answer(app.upload(Form::new().text("title", "no file here")).await).await;
     assert_eq!(status, 400);
     assert_eq!(body["error"]["code"], "NO_FILE");
 }
@@ -32,7 +32,7 @@ async fn no_file_is_400_no_file() {
 #[tokio::test]
 async fn not_multipart_is_415() {
     let app = spawn_app().await;
-    let (status, body) = error_code(app.upload_raw("application/json", "{}").await).await;
+    let (status, body) = error_answer(app.upload_raw("application/json", "{}").await).await;
     assert_eq!(status, 415);
     assert_eq!(body["error"]["code"], "UNSUPPORTED_MEDIA_TYPE");
     let response = app
@@ -42,7 +42,7 @@ async fn not_multipart_is_415() {
         .send()
         .await
         .expect("POST");
-    let (status, _) = error_code(response).await;
+    let (status, _) = error_answer(response).await;
     assert_eq!(
         status, 415,
         "a missing Content-Type is not multipart either"
@@ -52,7 +52,7 @@ async fn not_multipart_is_415() {
 #[tokio::test]
 async fn multipart_without_boundary_is_400() {
     let app = spawn_app().await;
-    let (status, body) = error_code(app.upload_raw("multipart/form-data", "x").await).await;
+    let (status, body) = error_answer(app.upload_raw("multipart/form-data", "x").await).await;
     assert_eq!(status, 400);
     assert_eq!(body["error"]["code"], "MALFORMED_MULTIPART");
 }
@@ -62,7 +62,7 @@ async fn truncated_body_is_400_and_stores_nothing() {
     let app = spawn_app().await;
     let body =
         "--x\r\nContent-Disposition: form-data; name=\"photos\"; filename=\"a.txt\"\r\n\r\nhello";
-    let (status, body) = error_code(
+    let (status, body) = error_answer(
         app.upload_raw("multipart/form-data; boundary=x", body)
             .await,
     )
@@ -78,7 +78,7 @@ async fn part_without_field_name_is_400_missing_field_name() {
     let app = spawn_app().await;
     let body =
         "--x\r\nContent-Disposition: form-data; filename=\"a.txt\"\r\n\r\nhello\r\n--x--\r\n";
-    let (status, body) = error_code(
+    let (status, body) = error_answer(
         app.upload_raw("multipart/form-data; boundary=x", body)
             .await,
     )
@@ -94,7 +94,7 @@ async fn file_over_the_size_limit_is_413_and_leaves_nothing() {
         "photos",
         file_part(pattern(1001), "big.bin", "application/octet-stream"),
     );
-    let (status, body) = error_code(app.upload(form).await).await;
+    let (status, body) = error_answer(app.upload(form).await).await;
     assert_eq!(status, 413);
     assert_eq!(body["error"]["code"], "LIMIT_FILE_SIZE");
     assert_eq!(body["error"]["field"], "photos");
@@ -114,7 +114,7 @@ async fn multipart_file_over_the_limit_is_aborted_and_leaves_no_upload() {
             "application/octet-stream",
         ),
     );
-    let (status, body) = error_code(app.upload(form).await).await;
+    let (status, body) = error_answer(app.upload(form).await).await;
     assert_eq!(status, 413);
     assert_eq!(body["error"]["code"], "LIMIT_FILE_SIZE");
     app.assert_bucket_holds(0).await;
@@ -127,7 +127,7 @@ async fn too_many_files_is_413_and_the_stored_ones_are_deleted() {
         .part("photos", file_part(png(), "1.png", "image/png"))
         .part("photos", file_part(png(), "2.png", "image/png"))
         .part("photos", file_part(png(), "3.png", "image/png"));
-    let (status, body) = error_code(app.upload(form).await).await;
+    let (status, body) = error_answer(app.upload(form).await).await;
     assert_eq!(status, 413);
     assert_eq!(body["error"]["code"], "LIMIT_FILE_COUNT");
     app.assert_bucket_holds(0).await;
@@ -145,7 +145,7 @@ async fn a_failing_second_file_removes_the_first() {
             "photos",
             file_part(pattern(101), "too-big.bin", "application/octet-stream"),
         );
-    let (status, body) = error_code(app.upload(form).await).await;
+    let (status, body) = error_answer(app.upload(form).await).await;
     assert_eq!(status, 413);
     assert_eq!(body["error"]["file"], "too-big.bin");
     app.assert_bucket_holds(0).await;
@@ -155,18 +155,19 @@ async fn a_failing_second_file_removes_the_first() {
 async fn text_field_limits_use_multer_codes() {
     let app = spawn_app_with(&[("MAX_FIELD_SIZE", "10"), ("MAX_FIELDS", "1")]).await;
     let (status, body) =
-        error_code(app.upload(Form::new().text("note", "x".repeat(11))).await).await;
+        error_answer(app.upload(Form::new().text("note", "x".repeat(11))).await).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (413, Some("LIMIT_FIELD_VALUE"))
     );
     let (status, body) =
-        error_code(app.upload(Form::new().text("a", "1").text("b", "2")).await).await;
+        error_answer(app.upload(Form::new().text("a", "1").text("b", "2")).await).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (413, Some("LIMIT_FIELD_COUNT"))
     );
-    let (status, body) = error_code(app.upload(Form::new().text("k".repeat(101), "1")).await).await;
+    let (status, body) =
+        error_answer(app.upload(Form::new().text("k".repeat(101), "1")).await).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (413, Some("LIMIT_FIELD_KEY"))
@@ -190,7 +191,7 @@ async fn unreachable_store_is_503_store_unavailable() {
         ("S3_TIMEOUT_SECS", "2"),
     ])
     .await;
-    let (status, body) = error_code(
+    let (status, body) = error_answer(
         app.upload(Form::new().part("photos", file_part(png(), "a.png", "image/png")))
             .await,
     )
@@ -214,7 +215,7 @@ async fn wrong_keys_are_502_store_access_denied() {
         ("AWS_ENDPOINT_URL", &endpoint),
     ])
     .await;
-    let (status, body) = error_code(
+    let (status, body) = error_answer(
         app.upload(Form::new().part("photos", file_part(png(), "a.png", "image/png")))
             .await,
     )
@@ -228,7 +229,7 @@ async fn wrong_keys_are_502_store_access_denied() {
 async fn empty_field_name_is_400_missing_field_name() {
     let app = spawn_app().await;
     let body = "--x\r\nContent-Disposition: form-data; name=\"\"; filename=\"a.txt\"\r\n\r\nhello\r\n--x--\r\n";
-    let (status, body) = error_code(
+    let (status, body) = error_answer(
         app.upload_raw("multipart/form-data; boundary=x", body)
             .await,
     )

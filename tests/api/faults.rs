@@ -9,7 +9,7 @@ use reqwest::multipart::Form;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::helpers::{TestApp, error_code, file_part, pattern, png, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, error_answer, file_part, pattern, png, spawn_app, spawn_app_with};
 use crate::proxy::{Fault, FaultProxy, is_complete_multipart, is_put_object, is_upload_part};
 
 const MIB: usize = 1024 * 1024;
@@ -63,7 +63,7 @@ async fn store_failing_mid_upload_is_502_and_the_upload_is_aborted() {
         ))
     });
 
-    let (status, body) = error_code(app.upload(big_form(20 * MIB + 1)).await).await;
+    let (status, body) = error_answer(app.upload(big_form(20 * MIB + 1)).await).await;
 
     assert_eq!(status, 502, "{body}");
     assert_eq!(body["error"]["code"], "STORE_ERROR");
@@ -100,7 +100,7 @@ async fn a_file_failing_while_the_next_one_is_read_fails_the_request_and_leaves_
             ),
         );
 
-    let (status, body) = error_code(app.upload(form).await).await;
+    let (status, body) = error_answer(app.upload(form).await).await;
 
     assert_eq!(status, 502, "{body}");
     assert_eq!(body["error"]["code"], "STORE_ERROR");
@@ -117,7 +117,7 @@ async fn slow_store_is_bounded_by_the_timeout_and_leaves_nothing() {
     });
 
     let started = Instant::now();
-    let (status, body) = error_code(app.upload(big_form(10 * MIB)).await).await;
+    let (status, body) = error_answer(app.upload(big_form(10 * MIB)).await).await;
 
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["error"]["code"], "STORE_UNAVAILABLE");
@@ -139,7 +139,7 @@ async fn acl_refused_by_the_bucket_is_502_store_acl_not_supported() {
             Fault::Error(StatusCode::BAD_REQUEST, "AccessControlListNotSupported"),
         )
     });
-    let (status, body) = error_code(
+    let (status, body) = error_answer(
         app.upload(Form::new().part("photos", file_part(png(), "a.png", "image/png")))
             .await,
     )
@@ -156,7 +156,7 @@ async fn missing_bucket_is_502_store_no_such_bucket() {
     proxy.set_rule(|request| {
         is_put_object(request).then_some(Fault::Error(StatusCode::NOT_FOUND, "NoSuchBucket"))
     });
-    let (status, body) = error_code(
+    let (status, body) = error_answer(
         app.upload(Form::new().part("photos", file_part(png(), "a.png", "image/png")))
             .await,
     )
@@ -176,7 +176,7 @@ async fn store_unreachable_at_start_then_recovers_by_itself() {
     let endpoint = format!("http://127.0.0.1:{port}");
     let app = server_for(&store, &endpoint, &[("S3_TIMEOUT_SECS", "2")]).await;
 
-    let (status, body) = error_code(
+    let (status, body) = error_answer(
         app.upload(Form::new().part("photos", file_part(png(), "a.png", "image/png")))
             .await,
     )
@@ -278,7 +278,7 @@ async fn endless_part_header_is_413_limit_header_size() {
         b"--x\r\nContent-Disposition: form-data; name=\"photos\"; filename=\"a.txt\"\r\nX-Long: "
             .to_vec();
     body.extend(std::iter::repeat_n(b'a', 6 * MIB));
-    let (status, body) = error_code(
+    let (status, body) = error_answer(
         app.upload_raw("multipart/form-data; boundary=x", body)
             .await,
     )

@@ -11,5 +11,7 @@ mod page;
 mod process;
 mod production;
 mod proxy;
+#[path = "../support/server.rs"]
+mod server;
 mod setup;
 mod upload;

@@ -1,9 +1,8 @@
 //! The real binary as a child process: SIGTERM during an upload, and a bounded soak on loopback with its
 //! memory read from /proc.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
@@ -11,6 +10,7 @@ use futures_util::StreamExt;
 use reqwest::multipart::Form;
 
 use crate::helpers::{file_part, pattern};
+use crate::server::ServerChild;
 
 /// The server binary in `dir` (an empty folder, so no `.env` is read), on free loopback ports, with its
 /// embedded store in `dir/store`, JSON logs, and `settings` on top.
@@ -33,75 +33,35 @@ pub(crate) fn server_command(dir: &std::path::Path, settings: &[(&str, &str)]) -
 }
 
 pub(crate) struct ServerProcess {
-    pub(crate) child: Child,
+    process: ServerChild,
     pub(crate) url: String,
-    pub(crate) store: String,
-    /// Every line the server logged so far.
-    pub(crate) logs: Arc<Mutex<Vec<String>>>,
+    /// The store's endpoint, as the server logged it (none with `LOG_FORMAT=text`).
+    pub(crate) store: Option<String>,
     pub(crate) dir: tempfile::TempDir,
 }
 
 impl ServerProcess {
-    /// Starts the binary on free ports, in an empty folder (so no `.env` is read), and waits for its address.
-    /// Logs are JSON unless `settings` say otherwise.
+    /// Starts the binary on free ports, in an empty folder (so no `.env` is read), and waits for its address
+    /// (see tests/support/server.rs). Logs are JSON unless `settings` say `LOG_FORMAT=text`.
     pub(crate) fn start(settings: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temporary folder");
         let mut command = server_command(dir.path(), settings);
-        command.stdout(Stdio::piped()).stderr(Stdio::inherit());
-        let mut child = command.spawn().expect("start the server binary");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let (mut url, mut store) = (None, None);
-        for line in lines.by_ref() {
-            let line = line.expect("a log line");
-            logs.lock().expect("logs").push(line.clone());
-            // JSON (`"endpoint":"http://…"`) or text (`endpoint=http://…`) logs.
-            if store.is_none()
-                && let Some(at) = line.find("endpoint").map(|i| i + "endpoint".len())
-                && let Some(start) = line[at..].find("http://").map(|i| at + i)
-            {
-                let end = line[start..]
-                    .find(|c: char| c == '"' || c.is_whitespace())
-                    .map_or(line.len(), |i| start + i);
-                store = Some(line[start..end].to_owned());
-            }
-            if line.contains("listening")
-                && let Some(at) = line.find("http://127.0.0.1:")
-            {
-                let rest = &line[at + "http://".len()..];
-                let end = rest
-                    .find(|c: char| c != '.' && c != ':' && !c.is_ascii_digit())
-                    .unwrap_or(rest.len());
-                url = Some(format!("http://{}", &rest[..end]));
-                break;
-            }
-        }
-        // Keep reading the logs so the child never blocks on a full pipe.
-        let kept = Arc::clone(&logs);
-        std::thread::spawn(move || {
-            for line in lines.map_while(Result::ok) {
-                kept.lock().expect("logs").push(line);
-            }
-        });
+        command.stderr(Stdio::inherit());
+        let process = ServerChild::start(command, usize::MAX)
+            .unwrap_or_else(|err| panic!("the server binary did not start: {err:#}"));
         Self {
-            child,
-            url: url.expect("the server printed its address"),
-            store: store.expect("the server printed its store endpoint"),
-            logs,
+            url: process.url.clone(),
+            store: process.endpoint.clone(),
+            process,
             dir,
         }
     }
 
     /// The lines logged so far that contain `text`.
     pub(crate) fn logged(&self, text: &str) -> Vec<String> {
-        self.logs
-            .lock()
-            .expect("logs")
-            .iter()
-            .filter(|line| line.contains(text))
-            .cloned()
-            .collect()
+        let mut lines = self.process.log.lines();
+        lines.retain(|line| line.contains(text));
+        lines
     }
 
     /// Sends SIGTERM, as a service manager does.
@@ -117,7 +77,7 @@ impl ServerProcess {
     pub(crate) async fn exited_within(&mut self, limit: Duration) -> Duration {
         let start = Instant::now();
         loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
+            if let Some(status) = self.process.child.try_wait().expect("wait") {
                 assert!(status.success(), "exit status {status}");
                 return start.elapsed();
             }
@@ -130,7 +90,7 @@ impl ServerProcess {
     }
 
     pub(crate) fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.pid()
     }
 
     /// A field of /proc/<pid>/status, in KiB (VmRSS, VmHWM).
@@ -154,7 +114,11 @@ impl ServerProcess {
         let config = aws_sdk_s3::config::Builder::new()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("ap-northeast-2"))
-            .endpoint_url(&self.store)
+            .endpoint_url(
+                self.store
+                    .as_deref()
+                    .expect("the server logged its store's endpoint"),
+            )
             .force_path_style(true)
             .credentials_provider(Credentials::new(
                 "embedded-access-key",
@@ -165,13 +129,6 @@ impl ServerProcess {
             ))
             .build();
         aws_sdk_s3::Client::from_conf(config)
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -285,7 +242,10 @@ async fn soak_mixed_uploads_match_the_bucket_and_memory_returns_near_idle() {
         ("AWS_S3_BUCKET", "uploads"),
         ("AWS_ACCESS_KEY_ID", "embedded-access-key"),
         ("AWS_SECRET_ACCESS_KEY", "embedded-secret-key"),
-        ("AWS_ENDPOINT_URL", &store.store),
+        (
+            "AWS_ENDPOINT_URL",
+            store.store.as_deref().expect("the store's endpoint"),
+        ),
         ("MAX_FILE_SIZE", &SOAK_LIMIT.to_string()),
         ("UPLOAD_MEMORY_BUDGET", "134217728"),
     ]);

@@ -7,7 +7,7 @@ use hyper::HeaderMap;
 use reqwest::multipart::Form;
 use serde_json::Value;
 
-use crate::helpers::{TestApp, error_code, file_part, png, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, error_answer, file_part, png, spawn_app, spawn_app_with};
 use crate::proxy::{FaultProxy, is_put_object};
 
 fn png_form() -> Form {
@@ -18,7 +18,7 @@ fn png_form() -> Form {
 async fn upload_token_is_required_when_set() {
     let app = spawn_app_with(&[("UPLOAD_TOKEN", "s3cr3t-token")]).await;
 
-    let (status, body) = error_code(app.upload(png_form()).await).await;
+    let (status, body) = error_answer(app.upload(png_form()).await).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (401, Some("UNAUTHORIZED"))
@@ -112,7 +112,7 @@ async fn allowed_types_are_judged_by_bytes_not_by_the_claim() {
             "image/png",
         ),
     );
-    let (status, body) = error_code(app.upload(disguised).await).await;
+    let (status, body) = error_answer(app.upload(disguised).await).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (415, Some("LIMIT_FILE_TYPE"))
@@ -124,7 +124,7 @@ async fn allowed_types_are_judged_by_bytes_not_by_the_claim() {
         "photos",
         file_part(b"hello".to_vec(), "a.txt", "text/plain"),
     );
-    let (status, _) = error_code(app.upload(text).await).await;
+    let (status, _) = error_answer(app.upload(text).await).await;
     assert_eq!(status, 415);
     app.assert_bucket_holds(1).await;
 }

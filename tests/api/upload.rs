@@ -3,7 +3,7 @@
 use reqwest::multipart::Form;
 use serde_json::Value;
 
-use crate::helpers::{error_code, file_part, pattern, png, spawn_app, spawn_app_with};
+use crate::helpers::{error_answer, file_part, pattern, png, spawn_app, spawn_app_with};
 
 const KOREAN: &str = "스크린샷 2023-11-15 오후 8.04.29.png";
 
@@ -226,7 +226,7 @@ async fn original_key_strategy_reproduces_the_sample() {
     assert_eq!(files[0]["key"], "uploads/image.png");
     // A second upload of the same name is refused, never overwrites: a failed request can then only ever
     // delete its own files (issue 10).
-    let (status, body) = error_code(
+    let (status, body) = error_answer(
         app.upload(Form::new().part("photos", file_part(png(), "image.png", "image/png")))
             .await,
     )

@@ -6,7 +6,7 @@
 use reqwest::multipart::Form;
 use s3_upload_server::cli::{CheckArgs, CleanArgs};
 
-use crate::helpers::{TestApp, file_part, png, remote_endpoint, spawn_app_with};
+use crate::helpers::{TestApp, file_part, needs_moto, png, remote_endpoint, spawn_app_with};
 use crate::setup::{config_for, put, run_check, run_clean};
 
 const PREFIX: &str = "uploads/";
@@ -129,10 +129,9 @@ async fn clean_deletes_a_bucket_with_a_key_prefix_only_when_told_all() {
 }
 
 #[tokio::test]
+#[ignore = "needs moto (s3s-fs 0.14.1 cannot list multipart uploads): scripts/test runs it against moto"]
 async fn check_aborts_incomplete_uploads_only_under_the_key_prefix_unless_all() {
-    if remote_endpoint().is_none() {
-        return; // s3s-fs 0.14.1 cannot list multipart uploads: the step is "not supported" there.
-    }
+    needs_moto();
     let app = spawn_app_with(&[("KEY_PREFIX", PREFIX)]).await;
     start_multipart_upload(&app, "uploads/abandoned.bin").await;
     start_multipart_upload(&app, "other-app/abandoned.bin").await;

@@ -11,7 +11,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use super::{closed_within, host, read_answer, start_upload};
-use crate::helpers::{error_code, file_part, pattern, spawn_app, spawn_app_with};
+use crate::helpers::{error_answer, file_part, pattern, spawn_app, spawn_app_with};
 use crate::process::ServerProcess;
 
 #[tokio::test]
@@ -26,7 +26,7 @@ async fn part_headers_are_cut_at_16_kib_and_legitimate_ones_pass() {
         body.shrink_to_fit();
         body
     };
-    let (status, body) = error_code(
+    let (status, body) = error_answer(
         app.upload_raw("multipart/form-data; boundary=x", head(64 * 1024))
             .await,
     )
@@ -142,7 +142,7 @@ async fn uploads_beyond_max_uploads_are_answered_503_at_once() {
     };
     let busy = app.upload(form()).await;
     assert_eq!(busy.headers()["retry-after"], "5");
-    let (status, body) = error_code(busy).await;
+    let (status, body) = error_answer(busy).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (503, Some("SERVER_BUSY"))

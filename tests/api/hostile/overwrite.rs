@@ -8,7 +8,7 @@
 use reqwest::multipart::Form;
 
 use crate::helpers::{
-    error_code, file_part, pattern, png, spawn_app_with, spawn_embedded_app_with,
+    error_answer, file_part, pattern, png, spawn_app_with, spawn_embedded_app_with,
 };
 
 #[tokio::test]
@@ -29,7 +29,7 @@ async fn a_failed_request_cannot_delete_a_file_another_request_stored() {
             "photos",
             file_part(pattern(100_001), "big.bin", "application/octet-stream"),
         );
-    let (status, body) = error_code(app.upload(form).await).await;
+    let (status, body) = error_answer(app.upload(form).await).await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["error"]["code"], "FILE_EXISTS");
     assert_eq!(body["error"]["file"], "same.png");
@@ -41,7 +41,7 @@ async fn a_failed_request_cannot_delete_a_file_another_request_stored() {
             "photos",
             file_part(pattern(100_001), "big.bin", "application/octet-stream"),
         );
-    let (status, body) = error_code(app.upload(form).await).await;
+    let (status, body) = error_answer(app.upload(form).await).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (413, Some("LIMIT_FILE_SIZE"))
@@ -65,7 +65,7 @@ async fn a_large_file_of_a_stored_name_is_refused_at_completion_and_aborted() {
     assert_eq!(a.status(), 200);
 
     let second: Vec<u8> = first.iter().map(|b| b ^ 0xFF).collect();
-    let (status, body) = error_code(
+    let (status, body) = error_answer(
         app.upload(Form::new().part(
             "photos",
             file_part(second, "video.bin", "application/octet-stream"),

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use reqwest::multipart::Form;
 
 use super::{start_upload, trickle};
-use crate::helpers::{error_code, file_part, pattern, spawn_app, spawn_app_with};
+use crate::helpers::{error_answer, file_part, pattern, spawn_app, spawn_app_with};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -136,7 +136,7 @@ async fn a_wait_for_memory_is_bounded_and_answered_503_with_retry_after() {
         ))
         .await;
     let retry_after = response.headers().get("retry-after").cloned();
-    let (status, body) = error_code(response).await;
+    let (status, body) = error_answer(response).await;
 
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["error"]["code"], "SERVER_BUSY");
