@@ -38,11 +38,13 @@
 
 mod bench;
 mod direct;
+mod options;
 mod process;
 mod report;
 mod scenario;
 #[path = "../../tests/support/server.rs"]
 mod server;
+mod store;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -63,16 +65,16 @@ use s3_upload_server::embedded::EmbeddedStore;
 use s3_upload_server::storage::{ClientSettings, build_client};
 
 use bench::*;
+use options::*;
 use process::*;
 use report::*;
 use scenario::*;
+use store::*;
 
 const KIB: u64 = 1024;
 const MIB: u64 = 1024 * KIB;
 const GIB: u64 = 1024 * MIB;
 
-/// Set in the store child: the folder it serves.
-const STORE_ROLE: &str = "UPLOAD_BENCH_STORE_DIR";
 const BUCKET: &str = "bench";
 const ACCESS_KEY: &str = "bench-access-key";
 const SECRET_KEY: &str = "bench-secret-key";
@@ -95,57 +97,10 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(run())
 }
 
-// ---------------------------------------------------------------------------------------------------------
-// The store child
-// ---------------------------------------------------------------------------------------------------------
-
-/// Serves `dir` on a free loopback port, prints its endpoint as a JSON line's `url` (as the server names its own,
-/// for [`Proc::start`]), and stops when stdin closes.
-fn run_store(dir: PathBuf) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async move {
-        let config = EmbeddedConfig {
-            addr: ([127, 0, 0, 1], 0).into(),
-            data_dir: dir,
-            bucket: BUCKET.to_owned(),
-            access_key: ACCESS_KEY.to_owned(),
-            secret_key: Secret::new(SECRET_KEY),
-            region: REGION.to_owned(),
-        };
-        let store = EmbeddedStore::start(&config).await?;
-        println!(
-            "{}",
-            serde_json::json!({ "message": "bench store listening", "url": store.endpoint() })
-        );
-        tokio::task::spawn_blocking(|| {
-            let mut sink = Vec::new();
-            let _ = std::io::stdin().read_to_end(&mut sink);
-        })
-        .await?;
-        drop(store);
-        Ok(())
-    })
-}
-
+/// One run: the data, the store, the servers, every scenario's rounds, the report.
 async fn run() -> anyhow::Result<()> {
-    let quick = std::env::var_os("BENCH_QUICK").is_some_and(|v| v != "0");
-    let rounds = std::env::var("BENCH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok());
-    let only: Option<Vec<String>> = std::env::var("BENCH_ONLY")
-        .ok()
-        .map(|v| v.split(',').map(|s| s.trim().to_owned()).collect());
-    let direct_multipart = std::env::var_os("BENCH_NO_DIRECT_MULTIPART").is_none();
-    let scenarios: Vec<Scenario> = scenarios(quick, rounds)
-        .into_iter()
-        .filter(|s| {
-            only.as_ref()
-                .is_none_or(|only| only.iter().any(|o| o == s.id))
-        })
-        .collect();
-    ensure!(!scenarios.is_empty(), "BENCH_ONLY selects no scenario");
+    let options = Options::from_env();
+    let scenarios = options.scenarios()?;
 
     // The data: one pseudo-random buffer; each object is a slice at its own offset.
     let largest = scenarios.iter().map(|s| s.file_size).max().unwrap_or(MIB);
@@ -158,44 +113,14 @@ async fn run() -> anyhow::Result<()> {
     );
 
     // The store, on tmpfs.
-    let data_dir = std::env::var_os("BENCH_DATA_DIR")
-        .map_or_else(|| PathBuf::from("/dev/shm"), PathBuf::from)
-        .join(format!("upload-bench-{}", std::process::id()));
-    let _cleanup = RemoveOnDrop(data_dir.clone());
-    let mut store_cmd = Command::new(std::env::current_exe()?);
-    store_cmd.env(STORE_ROLE, &data_dir);
-    let store = Proc::start("store", store_cmd)?;
+    let _cleanup = RemoveOnDrop(options.data_dir.clone());
+    let (store, s3) = start_store(&options.data_dir).await?;
     let endpoint = store.url().to_owned();
-    let s3 = build_client(ClientSettings {
-        region: REGION.to_owned(),
-        endpoint: Some(endpoint.clone()),
-        credentials: Some(Credentials::new(
-            ACCESS_KEY, SECRET_KEY, None, None, "bench",
-        )),
-        timeout: Duration::from_secs(600),
-    })
-    .await;
-    s3.create_bucket()
-        .bucket(BUCKET)
-        .send()
-        .await
-        .context("create the bench bucket")?;
 
-    // The server, with the same settings it will read (to run the direct multipart reference alike).
+    // The servers, with the settings they will read (to run the direct multipart reference alike).
     let binary = PathBuf::from(env!("CARGO_BIN_EXE_s3-upload-server"));
     let work_dir = tempfile::tempdir()?; // no stray .env is read from here
-    let server_env: Vec<(&str, String)> = vec![
-        ("HOST", "127.0.0.1".to_owned()),
-        ("PORT", "0".to_owned()),
-        ("AWS_S3_BUCKET", BUCKET.to_owned()),
-        ("AWS_ACCESS_KEY_ID", ACCESS_KEY.to_owned()),
-        ("AWS_SECRET_ACCESS_KEY", SECRET_KEY.to_owned()),
-        ("AWS_REGION", REGION.to_owned()),
-        ("AWS_ENDPOINT_URL", endpoint.clone()),
-        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
-        ("MAX_FILE_SIZE", (2 * GIB).to_string()),
-        ("MAX_FILES", "10".to_owned()),
-    ];
+    let server_env = server_settings(&endpoint);
     let mut seen: HashMap<String, String> = std::env::vars().collect();
     for (name, value) in &server_env {
         seen.insert((*name).to_owned(), value.clone());
@@ -207,50 +132,22 @@ async fn run() -> anyhow::Result<()> {
         .pool_max_idle_per_host(64)
         .timeout(Duration::from_secs(600))
         .build()?;
-    let mut servers = vec![
-        start_server(
-            &binary,
-            "server".to_owned(),
-            &server_env,
-            &[],
-            &endpoint,
-            work_dir.path(),
-            &http,
-        )
-        .await?,
-    ];
-    // A/B in one run: `BENCH_COMPARE_BIN=/path/to/other/build` and/or `BENCH_COMPARE_ENV="K=V K=V"`.
-    let compare_bin = std::env::var_os("BENCH_COMPARE_BIN").map(PathBuf::from);
-    let compare_env: Vec<(String, String)> = std::env::var("BENCH_COMPARE_ENV")
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|pair| pair.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
-    if compare_bin.is_some() || !compare_env.is_empty() {
-        let label = std::env::var("BENCH_COMPARE_LABEL").unwrap_or_else(|_| "server B".to_owned());
-        let compare_bin = compare_bin.unwrap_or_else(|| binary.clone());
-        servers.push(
-            start_server(
-                &compare_bin,
-                label,
-                &server_env,
-                &compare_env,
-                &endpoint,
-                work_dir.path(),
-                &http,
-            )
-            .await?,
-        );
+    let start = |binary: PathBuf, label: String, extra: Vec<(String, String)>| {
+        let (server_env, endpoint, http, dir) = (&server_env, &endpoint, &http, work_dir.path());
+        async move { start_server(&binary, label, server_env, &extra, endpoint, dir, http).await }
+    };
+    let mut servers = vec![start(binary.clone(), "server".to_owned(), Vec::new()).await?];
+    if let Some(compare) = &options.compare {
+        let other = compare.binary.clone().unwrap_or_else(|| binary.clone());
+        servers.push(start(other, compare.label.clone(), compare.env.clone()).await?);
     }
-    // Profiling hook: `BENCH_PERF_OUT=/tmp/server.perf` records the server with `perf record` (cpu-clock).
-    let perf = match std::env::var("BENCH_PERF_OUT") {
-        Ok(out) => Some(Perf::attach(servers[0].proc.pid(), &out)?),
-        Err(_) => None,
+    let perf = match &options.perf_out {
+        Some(out) => Some(Perf::attach(servers[0].proc.pid(), out)?),
+        None => None,
     };
 
     let bench = Bench {
-        quick,
+        quick: options.quick,
         data,
         http,
         s3,
@@ -259,31 +156,80 @@ async fn run() -> anyhow::Result<()> {
         part_size: config.upload.part_size,
         parts_in_flight: config.upload.parts_in_flight,
     };
+    let header = header(&options, &bench, &binary, &config);
+    eprintln!("{header}");
+    let results = measure(&bench, &scenarios, options.direct_multipart).await?;
+    drop(perf);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let idle: Vec<(String, u64, u64)> = bench
+        .servers
+        .iter()
+        .map(|s| (s.label.clone(), s.idle_rss_kib, s.proc.status_kib("VmRSS")))
+        .collect();
+    let labels: Vec<String> = bench.servers.iter().map(|s| s.label.clone()).collect();
+
+    let report = report(&header, &results, &labels, &idle);
+    println!("{report}");
+    if let Some(path) = &options.report_path {
+        std::fs::write(path, &report).with_context(|| format!("write {path}"))?;
+    }
+    Ok(())
+}
+
+/// The server's settings: the bench's store, bucket and keys, and limits that let the largest file through.
+fn server_settings(endpoint: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("HOST", "127.0.0.1".to_owned()),
+        ("PORT", "0".to_owned()),
+        ("AWS_S3_BUCKET", BUCKET.to_owned()),
+        ("AWS_ACCESS_KEY_ID", ACCESS_KEY.to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", SECRET_KEY.to_owned()),
+        ("AWS_REGION", REGION.to_owned()),
+        ("AWS_ENDPOINT_URL", endpoint.to_owned()),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+        ("MAX_FILE_SIZE", (2 * GIB).to_string()),
+        ("MAX_FILES", "10".to_owned()),
+    ]
+}
+
+/// The report's first lines: what ran against what.
+fn header(options: &Options, bench: &Bench, binary: &Path, config: &Config) -> String {
     let mut header = format!(
         "upload bench{}: server {} (release), store s3s-fs {} on {}; part size {} MiB, {} parts in flight, \
          memory budget {} MiB; {} cores",
-        if quick { " (BENCH_QUICK)" } else { "" },
+        if options.quick { " (BENCH_QUICK)" } else { "" },
         binary.display(),
-        endpoint,
-        data_dir.display(),
+        bench.store.url(),
+        options.data_dir.display(),
         bench.part_size / MIB,
         bench.parts_in_flight,
         config.upload.memory_budget / MIB,
         std::thread::available_parallelism().map_or(0, |n| n.get()),
     );
-    if let Some(b) = bench.servers.get(1) {
+    if let (Some(b), Some(compare)) = (bench.servers.get(1), &options.compare) {
         let _ = write!(
             header,
             "\ncompared with `{}`: {} {}",
             b.label,
-            std::env::var("BENCH_COMPARE_BIN").unwrap_or_else(|_| "the same binary".to_owned()),
+            compare
+                .binary
+                .as_ref()
+                .map_or_else(|| "the same binary".to_owned(), |p| p.display().to_string()),
             std::env::var("BENCH_COMPARE_ENV").unwrap_or_default()
         );
     }
-    eprintln!("{header}");
+    header
+}
 
+/// Every scenario's rounds on every side, alternating the order so neither side always runs on a warmer (or
+/// noisier) machine.
+async fn measure(
+    bench: &Bench,
+    scenarios: &[Scenario],
+    direct_multipart: bool,
+) -> anyhow::Result<Vec<(Scenario, Vec<(Side, Measured)>)>> {
     let mut results = Vec::new();
-    for scenario in &scenarios {
+    for scenario in scenarios {
         let mut sides = vec![Side::Direct];
         sides.extend((0..bench.servers.len()).map(Side::Server));
         if direct_multipart && scenario.file_size > bench.part_size {
@@ -292,7 +238,6 @@ async fn run() -> anyhow::Result<()> {
         let mut measured: Vec<(Side, Measured)> =
             sides.iter().map(|s| (*s, Measured::default())).collect();
         for round in 0..scenario.rounds {
-            // Alternate the order, so neither side always runs on a warmer (or noisier) machine.
             let mut order: Vec<usize> = (0..sides.len()).collect();
             if round % 2 == 1 {
                 order.reverse();
@@ -309,19 +254,5 @@ async fn run() -> anyhow::Result<()> {
         }
         results.push((scenario.clone(), measured));
     }
-    drop(perf);
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let idle: Vec<(String, u64, u64)> = bench
-        .servers
-        .iter()
-        .map(|s| (s.label.clone(), s.idle_rss_kib, s.proc.status_kib("VmRSS")))
-        .collect();
-    let labels: Vec<String> = bench.servers.iter().map(|s| s.label.clone()).collect();
-
-    let report = report(&header, &results, &labels, &idle);
-    println!("{report}");
-    if let Ok(path) = std::env::var("BENCH_REPORT") {
-        std::fs::write(&path, &report).with_context(|| format!("write {path}"))?;
-    }
-    Ok(())
+    Ok(results)
 }
