@@ -8,7 +8,6 @@ pub(crate) fn report(
     labels: &[String],
     idle: &[(String, u64, u64)],
 ) -> String {
-    let mib = |kib: u64| kib as f64 / 1024.0;
     let mut out = String::new();
     let _ = writeln!(out, "{header}");
     let _ = writeln!(
@@ -27,56 +26,16 @@ pub(crate) fn report(
         out,
         "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
     );
-    let mut checks: Vec<(String, bool)> = Vec::new();
     let mut notes: Vec<String> = Vec::new();
     for (scenario, sides) in results {
-        let direct = sides
-            .iter()
-            .find(|(s, _)| *s == Side::Direct)
-            .map(|(_, m)| m);
-        let direct_mp = sides
-            .iter()
-            .find(|(s, _)| *s == Side::DirectMultipart)
-            .map(|(_, m)| m);
+        let direct = find(sides, Side::Direct);
         for (side, m) in sides {
             let label = match side {
                 Side::Direct => "direct PUT".to_owned(),
                 Side::DirectMultipart => "direct multipart".to_owned(),
                 Side::Server(i) => labels[*i].clone(),
             };
-            let (ratio, p99_ratio) = match (side, direct) {
-                (Side::Direct, _) | (_, None) => (String::new(), String::new()),
-                (_, Some(d)) => (
-                    format!("{:.2}", m.mib_per_s() / d.mib_per_s()),
-                    format!(
-                        "{:.2}",
-                        m.percentile(0.99).as_secs_f64() / d.percentile(0.99).as_secs_f64()
-                    ),
-                ),
-            };
-            let (peak, server_cpu) = match side {
-                Side::Server(_) => (
-                    format!("{:.1}", mib(m.server_peak_kib)),
-                    format!("{:.2}", m.per_gib(m.server_cpu)),
-                ),
-                _ => (String::new(), String::new()),
-            };
-            let _ = writeln!(
-                out,
-                "| {} (x{}) | {label} | {:.0} | {:.1} | {:.1} | {:.1} | {ratio} | {p99_ratio} | {peak} | \
-                 {server_cpu} | {:.2} | {:.2} | {:.0}% | {}/{} |",
-                scenario.name,
-                scenario.rounds,
-                m.mib_per_s(),
-                m.requests_per_s(),
-                m.percentile(0.5).as_secs_f64() * 1e3,
-                m.percentile(0.99).as_secs_f64() * 1e3,
-                m.per_gib(m.store_cpu),
-                m.per_gib(m.client_cpu),
-                100.0 * m.client_cpu / m.elapsed.as_secs_f64(),
-                m.verified_size,
-                m.verified_content,
-            );
+            let _ = writeln!(out, "{}", row(scenario, *side, &label, m, direct));
             if *side == Side::DirectMultipart && !m.complete.is_empty() {
                 let mut complete = m.complete.clone();
                 complete.sort();
@@ -86,55 +45,6 @@ pub(crate) fn report(
                     scenario.name,
                     complete[complete.len() / 2].as_secs_f64() * 1e3,
                     m.percentile(0.5).as_secs_f64() * 1e3,
-                ));
-            }
-            let (Side::Server(0), Some(d)) = (side, direct) else {
-                continue;
-            };
-            let ratio = m.mib_per_s() / d.mib_per_s();
-            if let Some(target) = scenario.target_ratio {
-                let mut line = format!(
-                    "{}: throughput {ratio:.2}x direct PUT (target >= {target:.1}x)",
-                    scenario.name
-                );
-                if let Some(mp) = direct_mp {
-                    let _ = write!(
-                        line,
-                        "; {:.2}x direct multipart",
-                        m.mib_per_s() / mp.mib_per_s()
-                    );
-                }
-                checks.push((line, ratio >= target));
-            }
-            let p99 = m.percentile(0.99).as_secs_f64() / d.percentile(0.99).as_secs_f64();
-            let mut line = format!(
-                "{}: p99 {p99:.2}x direct PUT (target <= 1.5x)",
-                scenario.name
-            );
-            if let Some(mp) = direct_mp {
-                let _ = write!(
-                    line,
-                    "; {:.2}x direct multipart",
-                    m.percentile(0.99).as_secs_f64() / mp.percentile(0.99).as_secs_f64()
-                );
-            }
-            checks.push((line, p99 <= 1.5));
-            let per_gib = m.per_gib(m.server_cpu);
-            checks.push((
-                format!(
-                    "{}: server {per_gib:.2} CPU s/GiB (target <= 1.5)",
-                    scenario.name
-                ),
-                per_gib <= 1.5,
-            ));
-            if scenario.id == "huge" {
-                let peak = mib(m.server_peak_kib);
-                checks.push((
-                    format!(
-                        "{}: server peak RSS {peak:.1} MiB (target <= 48 MiB)",
-                        scenario.name
-                    ),
-                    peak <= 48.0,
                 ));
             }
         }
@@ -148,6 +58,7 @@ pub(crate) fn report(
             mib(*after)
         );
     }
+    let mut checks = targets(results);
     if let Some((_, start, _)) = idle.first() {
         checks.push((
             format!(
@@ -166,4 +77,112 @@ pub(crate) fn report(
         let _ = writeln!(out, "- [{}] {what}", if *met { "met" } else { "NOT met" });
     }
     out
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+fn find(sides: &[(Side, Measured)], side: Side) -> Option<&Measured> {
+    sides.iter().find(|(s, _)| *s == side).map(|(_, m)| m)
+}
+
+/// One line of the table.
+fn row(
+    scenario: &Scenario,
+    side: Side,
+    label: &str,
+    m: &Measured,
+    direct: Option<&Measured>,
+) -> String {
+    let (ratio, p99_ratio) = match (side, direct) {
+        (Side::Direct, _) | (_, None) => (String::new(), String::new()),
+        (_, Some(d)) => (
+            format!("{:.2}", m.mib_per_s() / d.mib_per_s()),
+            format!(
+                "{:.2}",
+                m.percentile(0.99).as_secs_f64() / d.percentile(0.99).as_secs_f64()
+            ),
+        ),
+    };
+    let (peak, server_cpu) = match side {
+        Side::Server(_) => (
+            format!("{:.1}", mib(m.server_peak_kib)),
+            format!("{:.2}", m.per_gib(m.server_cpu)),
+        ),
+        _ => (String::new(), String::new()),
+    };
+    format!(
+        "| {} (x{}) | {label} | {:.0} | {:.1} | {:.1} | {:.1} | {ratio} | {p99_ratio} | {peak} | \
+         {server_cpu} | {:.2} | {:.2} | {:.0}% | {}/{} |",
+        scenario.name,
+        scenario.rounds,
+        m.mib_per_s(),
+        m.requests_per_s(),
+        m.percentile(0.5).as_secs_f64() * 1e3,
+        m.percentile(0.99).as_secs_f64() * 1e3,
+        m.per_gib(m.store_cpu),
+        m.per_gib(m.client_cpu),
+        100.0 * m.client_cpu / m.elapsed.as_secs_f64(),
+        m.verified_size,
+        m.verified_content,
+    )
+}
+
+/// The targets of the server under test (the first), scenario by scenario: each line, and whether it is met.
+fn targets(results: &[(Scenario, Vec<(Side, Measured)>)]) -> Vec<(String, bool)> {
+    let mut checks = Vec::new();
+    for (scenario, sides) in results {
+        let (Some(m), Some(d)) = (find(sides, Side::Server(0)), find(sides, Side::Direct)) else {
+            continue;
+        };
+        let direct_mp = find(sides, Side::DirectMultipart);
+        let ratio = m.mib_per_s() / d.mib_per_s();
+        if let Some(target) = scenario.target_ratio {
+            let mut line = format!(
+                "{}: throughput {ratio:.2}x direct PUT (target >= {target:.1}x)",
+                scenario.name
+            );
+            if let Some(mp) = direct_mp {
+                let _ = write!(
+                    line,
+                    "; {:.2}x direct multipart",
+                    m.mib_per_s() / mp.mib_per_s()
+                );
+            }
+            checks.push((line, ratio >= target));
+        }
+        let p99 = m.percentile(0.99).as_secs_f64() / d.percentile(0.99).as_secs_f64();
+        let mut line = format!(
+            "{}: p99 {p99:.2}x direct PUT (target <= 1.5x)",
+            scenario.name
+        );
+        if let Some(mp) = direct_mp {
+            let _ = write!(
+                line,
+                "; {:.2}x direct multipart",
+                m.percentile(0.99).as_secs_f64() / mp.percentile(0.99).as_secs_f64()
+            );
+        }
+        checks.push((line, p99 <= 1.5));
+        let per_gib = m.per_gib(m.server_cpu);
+        checks.push((
+            format!(
+                "{}: server {per_gib:.2} CPU s/GiB (target <= 1.5)",
+                scenario.name
+            ),
+            per_gib <= 1.5,
+        ));
+        if scenario.id == "huge" {
+            let peak = mib(m.server_peak_kib);
+            checks.push((
+                format!(
+                    "{}: server peak RSS {peak:.1} MiB (target <= 48 MiB)",
+                    scenario.name
+                ),
+                peak <= 48.0,
+            ));
+        }
+    }
+    checks
 }
