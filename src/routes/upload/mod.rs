@@ -8,10 +8,12 @@
 //! for its clean-up.
 //!
 //! - `body`: the request body, bounded in time, rate and part-header size.
+//! - `task`: a file read whole, finishing in its own task.
 //! - `answer`: the answer's fields and the object keys.
 
 mod answer;
 mod body;
+mod task;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +24,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use futures_util::{FutureExt as _, StreamExt};
+use futures_util::StreamExt;
 use tokio::task::JoinHandle;
 use tracing::Instrument as _;
 
@@ -36,6 +38,7 @@ use crate::storage::upload::{ObjectSpec, PartSlots};
 use answer::describe;
 pub use answer::{UploadedFile, object_key};
 use body::{BodyLimits, Counts, MAX_PART_HEADER_BYTES, SharedBody};
+use task::{FileState, FileTask};
 
 /// The longest field name accepted (multer's `LIMIT_FIELD_KEY` default).
 const MAX_FIELD_NAME_BYTES: usize = 100;
@@ -176,48 +179,6 @@ struct RequestContext<'a> {
     length_hint: Option<u64>,
     /// The parts the request may have in flight, across its files.
     slots: PartSlots,
-}
-
-/// A file that has been read whole and is being finished (its last parts stored, the upload completed) while
-/// the request goes on to the next one.
-struct FileTask {
-    filename: String,
-    state: FileState,
-}
-
-enum FileState {
-    Finishing(JoinHandle<Result<UploadedFile, AppError>>),
-    Done(Box<Result<UploadedFile, AppError>>),
-}
-
-impl FileTask {
-    /// Whether the file has already failed (without waiting).
-    fn has_failed(&mut self) -> bool {
-        if let FileState::Finishing(handle) = &mut self.state
-            && let Some(done) = handle.now_or_never()
-        {
-            self.state = FileState::Done(Box::new(file_result(done)));
-        }
-        matches!(&self.state, FileState::Done(done) if done.is_err())
-    }
-
-    async fn finish(self) -> Result<UploadedFile, FileError> {
-        let done = match self.state {
-            FileState::Finishing(handle) => file_result(handle.await),
-            FileState::Done(done) => *done,
-        };
-        done.map_err(|error| FileError {
-            file: Some(self.filename),
-            error,
-        })
-    }
-}
-
-/// A file task's result; a task that panicked fails the file.
-fn file_result(
-    done: Result<Result<UploadedFile, AppError>, tokio::task::JoinError>,
-) -> Result<UploadedFile, AppError> {
-    done.map_err(|err| AppError::Internal(anyhow::Error::new(err).context("file upload task")))?
 }
 
 async fn read_parts(
