@@ -33,7 +33,8 @@
 //!
 //! A/B in one run: `BENCH_COMPARE_BIN=/path/to/another/build` and/or
 //! `BENCH_COMPARE_ENV="UPLOAD_PART_SIZE=16777216 UPLOAD_PARTS_IN_FLIGHT=2"` start a second server (named by
-//! `BENCH_COMPARE_LABEL`) that runs every round beside the first. Profiling: `BENCH_PERF_OUT=/tmp/server.perf`
+//! `BENCH_COMPARE_LABEL`) that runs every round beside the first (a build from 68c63b8 on, which logs its `url` as
+//! a field of its own; for older builds use the bench of their own commit). Profiling: `BENCH_PERF_OUT=/tmp/server.perf`
 //! attaches `perf record -e cpu-clock` to the server under test (`BENCH_PERF_CALL_GRAPH=dwarf` adds call graphs).
 
 mod bench;
