@@ -1,14 +1,15 @@
 //! The binary's commands besides the server: `check` verifies that the configured bucket is set up the way the
 //! seed course sets it up (and that the server's own client can use it), `clean` is the course's last step.
 //!
-//! Both use the server's configuration and build the store exactly as the server does ([`Application::build`](crate::Application::build):
-//! the embedded store when no bucket is configured, the same S3 client and URL builder otherwise), and print to a
-//! writer they are given, so tests read what a person would see.
-
+//! Both use the server's configuration and open the store the one way the server does
+//! ([`Storage::open`](crate::storage::Storage::open): the embedded store when no bucket is configured, the same S3
+//! client and URL builder otherwise; no HTTP port is bound), and print to a writer they are given, so tests read
+//! what a person would see.
 //!
 //! # Layout
 //! - this file: the command line (clap), [`run`], and how steps are reported and printed.
-//! - `target`: the store the commands act on, built as the server builds it.
+//! - `target`: the store the commands act on, opened as the server opens it, and the one way a step makes a
+//!   request of it (within the step timeout, its failure diagnosed).
 //! - `check`: the `check` command; `multipart` and `lifecycle`: its incomplete-upload and lifecycle steps
 //!   (`clean` aborts incomplete uploads too).
 //! - `clean`: the `clean` command.
