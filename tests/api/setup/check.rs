@@ -1,15 +1,13 @@
 //! `check`: each step's verdict against the test app's store, the embedded one's and moto's differences, and what
 //! the flags (`--abort-incomplete`, `--add-lifecycle-rule`) change.
 
-use std::collections::HashMap;
-
 use aws_sdk_s3::types::{
     BucketLifecycleConfiguration, ExpirationStatus, LifecycleExpiration, LifecycleRule,
     LifecycleRuleFilter,
 };
 use s3_upload_server::cli::{self, CheckArgs, Status, steps};
 
-use super::{config_for, config_from, run_check};
+use super::{config_for, embedded_config, run_check};
 use crate::helpers::{TestApp, needs_moto, remote_endpoint, spawn_app, spawn_embedded_app_with};
 
 /// A step's verdict; fails when the step did not run.
@@ -63,13 +61,7 @@ async fn check_passes_against_the_test_apps_bucket_and_removes_its_object() {
 #[tokio::test]
 async fn check_in_embedded_mode_starts_the_embedded_store_and_passes() {
     let dir = tempfile::tempdir().expect("temporary folder");
-    let config = config_from(HashMap::from([
-        ("EMBEDDED_S3_ADDR".to_owned(), "127.0.0.1:0".to_owned()),
-        (
-            "EMBEDDED_S3_DATA_DIR".to_owned(),
-            dir.path().display().to_string(),
-        ),
-    ]));
+    let config = embedded_config(dir.path());
 
     let (report, out) = run_check(config, &CheckArgs::default()).await;
 

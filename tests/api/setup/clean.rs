@@ -1,11 +1,9 @@
 //! `clean`: the confirmation it asks for, and emptying or deleting the test app's bucket.
 
-use std::collections::HashMap;
-
 use futures_util::StreamExt as _;
 use s3_upload_server::cli::CleanArgs;
 
-use super::{config_for, config_from, put, run_clean};
+use super::{config_for, embedded_config, put, run_clean};
 use crate::helpers::{remote_endpoint, spawn_app};
 
 #[tokio::test]
@@ -107,13 +105,7 @@ async fn clean_deletes_the_bucket_once_the_name_is_typed() {
 #[tokio::test]
 async fn clean_in_embedded_mode_needs_the_same_confirmation() {
     let dir = tempfile::tempdir().expect("temporary folder");
-    let config = config_from(HashMap::from([
-        ("EMBEDDED_S3_ADDR".to_owned(), "127.0.0.1:0".to_owned()),
-        (
-            "EMBEDDED_S3_DATA_DIR".to_owned(),
-            dir.path().display().to_string(),
-        ),
-    ]));
+    let config = embedded_config(dir.path());
 
     let (done, out) = run_clean(config.clone(), &CleanArgs::default(), "\n").await;
     assert!(!done, "{out}");

@@ -38,6 +38,14 @@ pub(super) fn config_from(settings: HashMap<String, String>) -> Config {
     Config::from_lookup(|name| settings.get(name).cloned()).expect("valid configuration")
 }
 
+/// The embedded store's configuration (no bucket set) on a free port, keeping its files in `dir`.
+pub(super) fn embedded_config(dir: &std::path::Path) -> Config {
+    config_from(HashMap::from([
+        ("EMBEDDED_S3_ADDR".to_owned(), "127.0.0.1:0".to_owned()),
+        ("EMBEDDED_S3_DATA_DIR".to_owned(), dir.display().to_string()),
+    ]))
+}
+
 pub(crate) fn config_for(app: &TestApp, changes: &[(&str, &str)]) -> Config {
     let mut settings = settings_for(app);
     for (name, value) in changes {
