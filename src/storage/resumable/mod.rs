@@ -1,0 +1,15 @@
+//! Resumable uploads (tus 1.0.0) kept in the bucket: no copy of the server holds an upload's state between
+//! requests, so any copy can take the next one. Nothing here knows HTTP: `routes::tus` speaks the protocol.
+//!
+//! # Layout
+//! - [`info`]: the state record (`<KEY_PREFIX>.resumable/<id>/info.json`), its invariants, the upload ids and
+//!   the keys of an upload's state and segments.
+//! - [`cas`]: reading and writing that record by compare-and-swap (`If-None-Match` / `If-Match`).
+//! - [`checksum`]: `Upload-Checksum`'s algorithms and the hasher that runs over a request's body.
+
+pub mod cas;
+pub mod checksum;
+pub mod info;
+
+#[cfg(test)]
+mod tests;

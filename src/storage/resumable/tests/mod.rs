@@ -1,0 +1,3 @@
+//! Unit tests of the resumable uploads' state.
+
+mod info;
