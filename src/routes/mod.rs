@@ -4,6 +4,7 @@
 //! - [`meta`]: the page, `/health`, `/ready` and `/config`.
 //! - [`metrics`]: `GET /metrics`.
 //! - [`openapi`]: `GET /openapi.json`.
+//! - [`tus`]: resumable uploads (tus 1.0.0); its headers only so far, not routed yet.
 //!
 //! [`PATHS`] lists every route's path: the OpenAPI tests hold `static/openapi.json` to it.
 
@@ -11,6 +12,7 @@ pub mod auth;
 pub mod meta;
 pub mod metrics;
 pub mod openapi;
+pub mod tus;
 pub mod upload;
 
 /// Every path the routers route, feature by feature (each router is built from its own list).
