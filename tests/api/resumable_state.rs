@@ -144,3 +144,29 @@ async fn a_broken_record_is_neither_written_nor_read() {
         other => panic!("read: {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn replacing_a_removed_record_finds_nothing() {
+    // Arrange: an upload whose record was removed (terminated, or expired and swept).
+    let app = spawn_app().await;
+    let store = store(&app);
+    let info = new_info();
+    let etag = store.create(&info).await.expect("create");
+    app.s3
+        .delete_object()
+        .bucket(&app.bucket)
+        .key(info_key("uploads/", &info.id))
+        .send()
+        .await
+        .expect("delete the record");
+
+    // Act
+    let replace = store.replace(&next_version(&info, "late"), &etag).await;
+
+    // Assert: the late writer does not bring the upload back.
+    assert!(
+        matches!(replace, Err(CasError::NotFound)),
+        "replace: {replace:?}"
+    );
+    app.assert_bucket_holds(0).await;
+}
