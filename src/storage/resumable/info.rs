@@ -283,8 +283,17 @@ impl Info {
         if self.part_size == 0 {
             return Err(Broken::NoPartSize);
         }
-        let in_parts: u64 = self.parts.iter().map(|p| p.size).sum();
-        let in_segments: u64 = self.segments.iter().map(|s| s.size).sum();
+        // Saturating: a record with absurd sizes is reported, not a panic.
+        let in_parts = self
+            .parts
+            .iter()
+            .map(|p| p.size)
+            .fold(0, u64::saturating_add);
+        let in_segments = self
+            .segments
+            .iter()
+            .map(|s| s.size)
+            .fold(0, u64::saturating_add);
         let stored = in_parts.saturating_add(in_segments);
         if self.offset != stored {
             return Err(Broken::Offset {

@@ -205,3 +205,17 @@ fn each_broken_invariant_is_named() {
     );
     assert_eq!(broken(|i| i.part_size = 0), Broken::NoPartSize);
 }
+
+#[test]
+fn absurd_sizes_are_reported_not_a_panic() {
+    let mut info = with_parts();
+    info.segments[0].size = u64::MAX;
+    info.segments.push(info.segments[0].clone());
+    assert_eq!(
+        info.check(),
+        Err(Broken::Offset {
+            offset: 16 * MIB + 100,
+            stored: u64::MAX,
+        })
+    );
+}
