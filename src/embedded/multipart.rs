@@ -11,8 +11,9 @@
 //!   part 1, a request with checksums to verify) go to s3s-fs's own part files.
 //! - **CompleteMultipartUpload** checks the request's ETags against the recorded MD5s (`InvalidPart` when they
 //!   differ, as S3), copies in any part that lives in its own file, truncates the staging file to the object's
-//!   length and renames it into place: no byte is read back. If the parts do not line up (sizes differ from
-//!   part 1's), it concatenates them with the kernel's `copy_file_range` instead.
+//!   length and renames it into place: no byte is read back. The listed part numbers must be strictly
+//!   ascending, with gaps allowed (S3's rule). If the parts do not line up (gaps in the numbers, sizes that
+//!   differ from part 1's), it concatenates the listed parts with the kernel's `copy_file_range` instead.
 //!
 //! The files it leaves are exactly those s3s-fs would leave (the object, its metadata and its internal info, at
 //! the paths of s3s-fs =0.14.1, the pinned version), so every other operation stays s3s-fs's. An upload it has no

@@ -2,6 +2,7 @@
 
 mod conditional;
 mod deletes;
+mod gaps;
 mod keys;
 mod multipart;
 mod sweep;
