@@ -10,7 +10,8 @@ use s3s::crypto::{Checksum as _, Md5};
 use s3s::{S3Error, s3_error};
 
 use super::layout::side_file_stem;
-use super::multipart::{MIN_PART_SIZE, UploadRecord, upload_owner};
+use super::multipart::{MIN_PART_SIZE, upload_owner};
+use super::records::{UploadRecord, record_path};
 
 /// What a completion needs, owned, so that the file work runs on the blocking pool.
 pub(super) struct Completion {
@@ -227,6 +228,7 @@ impl Completion {
         }
         let _ = std::fs::remove_file(root.join(format!(".upload-{}.json", plan.upload_id)));
         let _ = std::fs::remove_file(&plan.staging);
+        let _ = std::fs::remove_file(record_path(root, &plan.upload_id));
         for file in plan
             .parts
             .iter()

@@ -5,6 +5,7 @@ mod deletes;
 mod gaps;
 mod keys;
 mod multipart;
+mod restart;
 mod sweep;
 
 use bytes::Bytes;
