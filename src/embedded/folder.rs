@@ -4,8 +4,8 @@
 //! a resumable upload paused across a restart can still be completed. One left alone for longer than the
 //! keep-age (`EmbeddedConfig::upload_keep`; its last activity is its files' newest modification time) is
 //! abandoned: on start the store removes its record, parts, staging file (the staged parts' bytes) and attributes,
-//! as it removes at once the files of an upload s3s-fs no longer knows (no `.upload-<id>.json`: a completion or
-//! an abort cut short). Side files whose object is gone (deletes before they removed them) go as well, and
+//! as it removes at once the files of an upload s3s-fs no longer knows (no readable `.upload-<id>.json`: a
+//! completion or an abort cut short). Side files whose object is gone (deletes before they removed them) go as well, and
 //! empty folders inside buckets; never an object or the side files of one.
 //!
 //! That is safe only while no other store uses the folder, hence a lock (`flock` through `File::try_lock`) on
@@ -22,6 +22,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::keys;
 use super::layout;
+use super::multipart::upload_owner;
 
 /// The lock file's name in the data folder.
 const LOCK_FILE: &str = ".embedded-store.lock";
@@ -151,7 +152,7 @@ struct UploadFiles {
     files: Vec<PathBuf>,
     /// The newest modification time of its files.
     last_activity: Option<SystemTime>,
-    /// s3s-fs's `.upload-<id>.json` is among them: the upload can still be completed.
+    /// s3s-fs still knows the upload (a readable `.upload-<id>.json`): it can still be completed.
     known: bool,
 }
 
@@ -187,7 +188,9 @@ pub(super) fn sweep(root: &Path, keep: Duration, now: SystemTime) -> io::Result<
             Kind::Upload(id) => {
                 let upload = uploads.entry(id).or_default();
                 upload.files.push(entry.path());
-                upload.known |= name == format!(".upload-{id}.json");
+                if name == format!(".upload-{id}.json") {
+                    upload.known = upload_owner(root, &id).is_some();
+                }
                 let modified = entry.metadata().and_then(|meta| meta.modified()).ok();
                 upload.last_activity = upload.last_activity.max(modified);
                 // Removed below, once all of the upload's files are known.
