@@ -143,11 +143,26 @@ impl Completion {
             })
             .map(|(number, _)| root.join(format!(".upload_id-{upload_id}.part-{number}")))
             .collect();
+        // Staged parts are bytes of the staging file: one that is gone or cut short (a record read after a
+        // restart, files removed by hand) must not complete into zeros.
+        let staging = root.join(format!(".upload_id-{upload_id}.staging"));
+        let staged_end = parts
+            .iter()
+            .filter_map(|part| part.staged_at.map(|at| at.saturating_add(part.len)))
+            .max();
+        if let Some(end) = staged_end
+            && std::fs::metadata(&staging).map_or(0, |meta| meta.len()) < end
+        {
+            return Err(NotHere::Refused(s3_error!(
+                InvalidPart,
+                "the staged parts were not found"
+            )));
+        }
         Ok(Plan {
             upload_id,
             unlisted,
             object: root.join(bucket).join(key),
-            staging: root.join(format!(".upload_id-{upload_id}.staging")),
+            staging,
             parts,
             in_place: if in_place { stride } else { None },
         })

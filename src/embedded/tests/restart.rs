@@ -243,3 +243,30 @@ async fn the_sweep_keeps_a_fresh_upload_and_removes_an_idle_one() {
     let old_tags: Vec<_> = old_tags.into_iter().collect();
     assert!(complete_listed(&store, &old, &old_tags).await.is_err());
 }
+
+#[tokio::test]
+async fn staged_parts_that_are_gone_are_refused_not_completed_as_zeros() {
+    // Arrange: a recorded upload whose staging file is cut short before the next run.
+    let (dir, store) = store_with_bucket().await;
+    let parts = [(1, pattern(PART, 1)), (2, pattern(10, 2))];
+    let (upload_id, e_tags) = upload_numbered(&store, &parts).await;
+    drop(store);
+    let staging = dir.path().join(format!(".upload_id-{upload_id}.staging"));
+    std::fs::File::options()
+        .write(true)
+        .open(&staging)
+        .expect("open")
+        .set_len(u64::try_from(PART).expect("small"))
+        .expect("cut");
+    let store = CheckedFs::new(dir.path()).expect("reopen");
+
+    // Act
+    let listed: Vec<_> = e_tags.into_iter().collect();
+    let err = complete_listed(&store, &upload_id, &listed)
+        .await
+        .expect_err("part 2's bytes are gone");
+
+    // Assert
+    assert_eq!(*err.code(), s3s::S3ErrorCode::InvalidPart);
+    assert!(!tree(dir.path()).contains("uploads/gaps/파일.bin"));
+}
