@@ -87,12 +87,18 @@ impl EmbeddedStore {
         if swept.upload_files + swept.orphaned_side_files + swept.empty_folders > 0 {
             tracing::info!(
                 uploads = swept.uploads,
-                kept_uploads = swept.kept_uploads,
                 upload_files = swept.upload_files,
                 orphaned_side_files = swept.orphaned_side_files,
                 empty_folders = swept.empty_folders,
                 bytes = swept.bytes,
-                "embedded store: removed what earlier runs left (uploads idle for longer than the keep-age or no one can complete, side files of deleted objects)"
+                "embedded store: removed what earlier runs left (multipart uploads idle beyond the keep-age or no longer complete-able, side files of deleted objects)"
+            );
+        }
+        if swept.kept_uploads > 0 {
+            tracing::info!(
+                uploads = swept.kept_uploads,
+                keep_secs = config.upload_keep.as_secs(),
+                "embedded store: multipart uploads from earlier runs kept; they can be continued and completed"
             );
         }
         let store = CheckedFs::new(&config.data_dir)?;

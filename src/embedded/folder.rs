@@ -3,10 +3,10 @@
 //! A multipart upload outlives the process that began it (its parts' record is a file, [`super::records`]), so
 //! a resumable upload paused across a restart can still be completed. One left alone for longer than the
 //! keep-age (`EmbeddedConfig::upload_keep`; its last activity is its files' newest modification time) is
-//! abandoned: on start the store removes its record, parts, staging file (the staged parts' bytes) and attributes,
-//! as it removes at once the files of an upload s3s-fs no longer knows (no readable `.upload-<id>.json`: a
-//! completion or an abort cut short). Side files whose object is gone (deletes before they removed them) go as well, and
-//! empty folders inside buckets; never an object or the side files of one.
+//! abandoned: on start the store removes its record, parts, staging file (the staged parts' bytes) and
+//! attributes, as it removes at once the files of an upload s3s-fs no longer knows (no readable
+//! `.upload-<id>.json`: a completion or an abort cut short). Side files whose object is gone (deletes before
+//! they removed them) go as well, and empty folders inside buckets; never an object or the side files of one.
 //!
 //! That is safe only while no other store uses the folder, hence a lock (`flock` through `File::try_lock`) on
 //! `.embedded-store.lock`, held for as long as the store runs: a second store on the folder fails to start.

@@ -17,9 +17,9 @@
 //!
 //! The files it leaves are exactly those s3s-fs would leave (the object, its metadata and its internal info, at
 //! the paths of s3s-fs =0.14.1, the pinned version), so every other operation stays s3s-fs's. An upload it has no
-//! record of (one begun while [`super::records::MAX_RECORDED_UPLOADS`] others were open) is left to s3s-fs from start to end.
-//! The records are kept in files too, so uploads outlive the process ([`super::records`]); the start-up sweep
-//! removes those left alone longer than the keep-age ([`super::folder`]).
+//! record of (one begun while [`super::records::MAX_RECORDED_UPLOADS`] others were open) is left to s3s-fs
+//! from start to end. The records are kept in files too, so uploads outlive the process ([`super::records`]);
+//! the start-up sweep removes those left alone longer than the keep-age ([`super::folder`]).
 
 use std::io;
 use std::os::unix::fs::FileExt as _;

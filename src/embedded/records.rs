@@ -7,9 +7,9 @@
 //! files, written at CreateMultipartUpload, and outlive the process already. The record also names the bucket and
 //! key, for whoever looks inside the folder.
 //!
-//! The file, `.upload_id-<id>.record.json`, is written after every change and before UploadPart answers (a temporary
-//! file renamed over it, so a reader finds the old or the new record, never half of one), read when the store
-//! opens, and removed with the upload: completion and AbortMultipartUpload remove every `.upload_id-<id>.*` file.
+//! The file, `.upload_id-<id>.record.json`, is written after every change and before UploadPart answers (a
+//! temporary file renamed over it, so a reader finds the old or the new record, never half of one), read when
+//! the store opens, and removed with the upload by completion and AbortMultipartUpload.
 //! Without `fsync`: a restart of the process keeps it, a power cut may not (the upload is then refused, not
 //! completed wrong: a staged part without a record is `InvalidPart`).
 
