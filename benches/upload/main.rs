@@ -61,7 +61,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
-use s3_upload_server::config::{Config, EmbeddedConfig, Secret};
+use s3_upload_server::config::{Config, EMBEDDED_UPLOAD_KEEP, EmbeddedConfig, Secret};
 use s3_upload_server::embedded::EmbeddedStore;
 use s3_upload_server::storage::{ClientSettings, build_client};
 

@@ -106,6 +106,10 @@ pub const EMBEDDED_MAX_KEY_BYTES: usize = 128;
 /// The longest a presigned URL may live (SigV4's limit).
 pub const MAX_PRESIGNED_TTL_SECS: u64 = 7 * 24 * 3600;
 
+/// How long the embedded store keeps a multipart upload no one touches (7 days): a resumable upload may pause
+/// for a day and resume after a restart.
+pub const EMBEDDED_UPLOAD_KEEP: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// Where the bucket lives.
 #[derive(Clone, Debug)]
 pub enum StoreConfig {
@@ -131,6 +135,9 @@ pub struct EmbeddedConfig {
     pub secret_key: Secret,
     /// The region it claims: `AWS_REGION`, default `ap-northeast-2`.
     pub region: String,
+    /// How long a multipart upload may stay idle (no part, no completion) before the store's start-up sweep
+    /// removes it: [`EMBEDDED_UPLOAD_KEEP`], no setting.
+    pub upload_keep: Duration,
 }
 
 /// A real bucket's settings.

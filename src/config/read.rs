@@ -69,6 +69,7 @@ fn store(env: &Env<'_>) -> Result<StoreConfig, ConfigError> {
             access_key: "embedded-access-key".to_owned(),
             secret_key: Secret::new("embedded-secret-key"),
             region,
+            upload_keep: EMBEDDED_UPLOAD_KEEP,
         }));
     };
     let access_key = env.first(&["AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID"]);
