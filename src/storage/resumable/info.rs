@@ -213,6 +213,8 @@ pub enum Broken {
     NoPartSize,
     #[error("offset {offset} is not the {stored} bytes of its parts and segments")]
     Offset { offset: u64, stored: u64 },
+    #[error("completed, but no stored object of {offset} bytes is recorded")]
+    CompletedObject { offset: u64 },
     #[error("offset {offset} is past the length {length}")]
     PastLength { offset: u64, length: u64 },
     #[error("parts are listed without a multipart upload")]
@@ -275,7 +277,8 @@ impl Info {
         }
     }
 
-    /// Checks the invariants of design 2.2; the first one broken is the error.
+    /// Checks the invariants of design 2.2 (in state `completed`, the offset is the stored object's size instead of
+    /// the parts' and segments'); the first one broken is the error.
     pub fn check(&self) -> Result<(), Broken> {
         if self.format != FORMAT {
             return Err(Broken::Format(self.format));
@@ -295,7 +298,14 @@ impl Info {
             .map(|s| s.size)
             .fold(0, u64::saturating_add);
         let stored = in_parts.saturating_add(in_segments);
-        if self.offset != stored {
+        if self.state == State::Completed {
+            // The object holds the bytes (a small file went as one PutObject: no part, no segment).
+            if self.object.as_ref().is_none_or(|o| o.size != self.offset) {
+                return Err(Broken::CompletedObject {
+                    offset: self.offset,
+                });
+            }
+        } else if self.offset != stored {
             return Err(Broken::Offset {
                 offset: self.offset,
                 stored,

@@ -130,10 +130,36 @@ fn new_and_completed_records_hold() {
     done.segments.clear();
     done.next_part = 4;
     done.length = Some(16 * MIB + 100);
+    done.object = Some(object(16 * MIB + 100));
     assert_eq!(done.check(), Ok(()));
     // The length may stay unknown (deferred).
     done.length = None;
     assert_eq!(done.check(), Ok(()));
+}
+
+fn object(size: u64) -> StoredObject {
+    StoredObject {
+        etag: "\"o\"".to_owned(),
+        version_id: None,
+        sse: None,
+        size,
+    }
+}
+
+#[test]
+fn a_completed_record_holds_its_object_not_its_parts() {
+    // A small file: one PutObject, no part and no segment listed.
+    let mut small = receiving();
+    small.state = State::Completed;
+    small.offset = 100;
+    small.length = Some(100);
+    small.object = Some(object(100));
+    assert_eq!(small.check(), Ok(()));
+
+    small.object = Some(object(99));
+    assert_eq!(small.check(), Err(Broken::CompletedObject { offset: 100 }));
+    small.object = None;
+    assert_eq!(small.check(), Err(Broken::CompletedObject { offset: 100 }));
 }
 
 #[test]
