@@ -18,8 +18,8 @@
 //! - [`error`]: the HTTP error type, its stable codes and JSON answers; the one place where the store's errors
 //!   become answers.
 //! - [`storage`]: opening the store (the one way, for the server and the CLI), its errors, object URLs, and the
-//!   streaming uploader ([`storage::upload`]), and resumable uploads' state in the bucket
-//!   ([`storage::resumable`]).
+//!   streaming uploader ([`storage::upload`]), and resumable uploads: their state in the bucket and bodies
+//!   appended to them ([`storage::resumable`]).
 //! - [`embedded`]: the S3-compatible store (s3s-fs, served over HTTP on loopback) used when no bucket is
 //!   configured; [`storage`] starts it.
 //! - [`naming`]: file names from multipart headers, sanitized keys, `Content-Disposition` values.

@@ -11,6 +11,7 @@ mod page;
 mod process;
 mod production;
 mod proxy;
+mod resumable_append;
 mod resumable_state;
 #[path = "../support/server.rs"]
 mod server;
