@@ -10,16 +10,25 @@ use s3_upload_server::lifecycle::Lifecycle;
 use s3_upload_server::storage::resumable::checksum::{Algorithm, Expected};
 use s3_upload_server::storage::resumable::info::{Info, NewUpload, State, UploadId};
 use s3_upload_server::storage::resumable::{AppendError, Appended, Resumable};
-use s3_upload_server::storage::upload::Uploader;
+use s3_upload_server::storage::upload::{UploadError, Uploader};
 use sha2::{Digest as _, Sha256};
 
-use crate::helpers::{TestApp, pattern, spawn_app};
+use crate::helpers::{TestApp, pattern, spawn_app, spawn_embedded_app_with};
 
 const MIB: usize = 1024 * 1024;
 const PART: u64 = 5 * MIB as u64;
 
 fn service(app: &TestApp) -> Resumable {
-    let config = Config::from_lookup(|_| None).expect("default configuration");
+    service_with(app, &[])
+}
+
+/// The service with some upload settings changed, e.g. `&[("KEY_STRATEGY", "original")]`.
+fn service_with(app: &TestApp, settings: &[(&str, &str)]) -> Resumable {
+    let lookup = |name: &str| {
+        let found = settings.iter().find(|(n, _)| *n == name);
+        found.map(|(_, value)| (*value).to_owned())
+    };
+    let config = Config::from_lookup(lookup).expect("test configuration");
     let uploader = Uploader::new(
         app.s3.clone(),
         app.bucket.clone(),
@@ -299,4 +308,33 @@ async fn of_two_appends_racing_at_one_offset_exactly_one_commits() {
         .expect("append");
     assert!(matches!(rest, Appended::Completed { .. }), "{rest:?}");
     assert_completed(&app, &resumable, &id, &key, &data).await;
+}
+
+/// On the embedded store only: moto 5.2.5 does not honour `If-None-Match` on CompleteMultipartUpload.
+#[tokio::test]
+async fn a_completion_onto_a_key_taken_meanwhile_fails_the_upload_when_create_only() {
+    let app = spawn_embedded_app_with(&[]).await;
+    let resumable = service_with(&app, &[("KEY_STRATEGY", "original")]);
+    let data = pattern(6 * MIB);
+    let (id, key) = create(&resumable, data.len()).await;
+    app.s3
+        .put_object()
+        .bucket(&app.bucket)
+        .key(&key)
+        .body(b"first".to_vec().into())
+        .send()
+        .await
+        .expect("another object at the key");
+
+    let appended = append(&resumable, &id, 0, &data).await;
+
+    match appended {
+        Err(AppendError::Upload(UploadError::Exists { key: taken })) => assert_eq!(taken, key),
+        other => panic!("{other:?}"),
+    }
+    let info = record(&resumable, &id).await;
+    assert_eq!(info.state, State::Failed);
+    assert_eq!(info.failure.map(|f| f.code).as_deref(), Some("FILE_EXISTS"));
+    assert_eq!(app.object_bytes(&key).await, b"first", "never overwritten");
+    app.assert_bucket_holds(2).await; // the record and the other object; the multipart upload aborted
 }
