@@ -6,10 +6,14 @@
 //!   the keys of an upload's state and segments.
 //! - [`cas`]: reading and writing that record by compare-and-swap (`If-None-Match` / `If-Match`).
 //! - [`checksum`]: `Upload-Checksum`'s algorithms and the hasher that runs over a request's body.
+//! - [`create`]: a new upload's first record, after an early look at its final key.
+//! - [`terminate`]: an upload removed at its client's request (tombstone, abort, segments, record).
 
 pub mod cas;
 pub mod checksum;
+pub mod create;
 pub mod info;
+pub mod terminate;
 
 #[cfg(test)]
 mod tests;
