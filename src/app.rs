@@ -92,6 +92,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(routes::meta::router(state.clone()))
         .merge(routes::upload::router(state.clone()))
+        .merge(routes::tus::router(state.clone()))
         .merge(routes::metrics::router(state.metrics.clone()))
         .merge(routes::openapi::router())
         .fallback(not_found)

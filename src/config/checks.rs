@@ -1,5 +1,5 @@
-//! Checks of settings that parse but cannot work together: the memory budget against the part size, and the
-//! key prefix against the store's keys.
+//! Checks of settings that parse but cannot work together (the memory budget against the part size, the key
+//! prefix against the store's keys) or only within a range (how long resumable uploads are kept).
 
 use super::read::invalid;
 use super::*;
@@ -9,6 +9,21 @@ use super::*;
 pub(super) fn budget_needed(part_size: u64, max_uploads: usize) -> u64 {
     part_size.div_ceil(BUDGET_BLOCK_BYTES) * BUDGET_BLOCK_BYTES
         + FIRST_READ_BYTES * (max_uploads as u64 + 1)
+}
+
+/// `RESUMABLE_EXPIRY_SECS`: at least a second (an upload that expires at once could never take bytes), at
+/// most [`MAX_RESUMABLE_EXPIRY_SECS`] (abandoned uploads hold parts the bucket bills for).
+pub(super) fn resumable_expiry(seconds: u64) -> Result<Duration, ConfigError> {
+    if !(1..=MAX_RESUMABLE_EXPIRY_SECS).contains(&seconds) {
+        return Err(invalid(
+            "RESUMABLE_EXPIRY_SECS",
+            &seconds.to_string(),
+            &format!(
+                "a resumable upload is kept 1 to {MAX_RESUMABLE_EXPIRY_SECS} seconds (30 days)"
+            ),
+        ));
+    }
+    Ok(Duration::from_secs(seconds))
 }
 
 /// `KEY_PREFIX` becomes the start of every key: it must be a plain relative path (no empty, `.` or `..`

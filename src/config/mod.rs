@@ -48,6 +48,9 @@ pub struct Config {
     pub access: AccessConfig,
     /// What `location` is: a public URL or a presigned one.
     pub url_mode: UrlMode,
+    /// `RESUMABLE_EXPIRY_SECS`: how long a resumable (tus) upload is kept after its creation or its last
+    /// received bytes, as its `Upload-Expires` says; 1 second to 30 days. Default 86400 (a day).
+    pub resumable_expiry: Duration,
 }
 
 /// Who may upload.
@@ -102,6 +105,9 @@ pub const S3_MAX_KEY_BYTES: usize = 1024;
 /// after the base64 of its bucket and key, and a file name has at most 255 bytes
 /// (see `embedded::max_key_len`, which computes it and is tested against this value).
 pub const EMBEDDED_MAX_KEY_BYTES: usize = 128;
+
+/// The longest a resumable upload may wait for its next bytes (`RESUMABLE_EXPIRY_SECS`): 30 days.
+pub const MAX_RESUMABLE_EXPIRY_SECS: u64 = 30 * 24 * 3600;
 
 /// The longest a presigned URL may live (SigV4's limit).
 pub const MAX_PRESIGNED_TTL_SECS: u64 = 7 * 24 * 3600;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::checks::{budget_needed, check_key_prefix};
+use super::checks::{budget_needed, check_key_prefix, resumable_expiry};
 use super::*;
 
 impl Config {
@@ -42,6 +42,7 @@ impl Config {
             log_format,
             access: access(&env)?,
             url_mode: url_mode(&env)?,
+            resumable_expiry: resumable_expiry(env.parse("RESUMABLE_EXPIRY_SECS", 86_400u64)?)?,
         })
     }
 }

@@ -260,3 +260,20 @@ fn limits_have_defaults_and_refuse_zero() {
     assert_eq!(upload.body_min_rate, 1024);
     assert_eq!(upload.memory_wait, Duration::from_secs(30));
 }
+
+#[test]
+fn resumable_uploads_are_kept_a_day_by_default_and_at_most_30_days() {
+    let default = config(&[]).expect("defaults");
+    assert_eq!(default.resumable_expiry, Duration::from_secs(86_400));
+    let set = config(&[("RESUMABLE_EXPIRY_SECS", "3600")]).expect("an hour");
+    assert_eq!(set.resumable_expiry, Duration::from_secs(3600));
+    let month = config(&[("RESUMABLE_EXPIRY_SECS", "2592000")]).expect("30 days");
+    assert_eq!(
+        month.resumable_expiry,
+        Duration::from_secs(MAX_RESUMABLE_EXPIRY_SECS)
+    );
+    for bad in ["0", "2592001", "-1", "a day"] {
+        let err = config(&[("RESUMABLE_EXPIRY_SECS", bad)]).expect_err(bad);
+        assert_eq!(err.name, "RESUMABLE_EXPIRY_SECS", "{bad}");
+    }
+}

@@ -95,6 +95,27 @@ pub enum AppError {
     /// in `store.rs`, which never makes this variant of [`StoreError::Internal`].
     #[error(transparent)]
     Store(StoreError),
+    /// 412: a tus request without `Tus-Resumable: 1.0.0` (answered with `Tus-Version: 1.0.0`).
+    #[error("this server speaks tus 1.0.0: send `Tus-Resumable: 1.0.0`")]
+    TusVersionUnsupported,
+    /// 404: no resumable upload has this id (never created, expired, or terminated).
+    #[error("no such upload: it was never created, has expired, or was terminated")]
+    UploadNotFound,
+    /// 400: a tus header (`Upload-Length`, `Upload-Defer-Length`, `Upload-Metadata`, ...) that cannot be used;
+    /// `header` names it (the answer's `field`).
+    #[error("{header}: {reason}")]
+    InvalidTusHeader {
+        header: &'static str,
+        reason: String,
+    },
+    /// 413: `Upload-Metadata` longer than `limit` bytes.
+    #[error("Upload-Metadata is too large (over {limit} bytes)")]
+    MetadataTooLarge { limit: usize },
+    /// 415: a tus creation request with a body (creation-with-upload), which this server does not take yet.
+    #[error(
+        "send no body when creating an upload: this server does not take bytes at creation yet"
+    )]
+    CreationWithUpload,
     /// 404: no route has this path.
     #[error("no such endpoint: see GET / and POST /upload")]
     NotFound,
@@ -137,6 +158,9 @@ pub fn all_codes() -> &'static [&'static str] {
         "INTERNAL_ERROR",
         "NOT_FOUND",
         "METHOD_NOT_ALLOWED",
+        "TUS_VERSION_UNSUPPORTED",
+        "UPLOAD_NOT_FOUND",
+        "INVALID_TUS_HEADER",
     ]
 }
 
@@ -186,6 +210,11 @@ impl AppError {
             Self::ServerBusy { .. } => "SERVER_BUSY",
             Self::ShuttingDown => "SHUTTING_DOWN",
             Self::Store(err) => store::code(err),
+            Self::TusVersionUnsupported => "TUS_VERSION_UNSUPPORTED",
+            Self::UploadNotFound => "UPLOAD_NOT_FOUND",
+            Self::InvalidTusHeader { .. } => "INVALID_TUS_HEADER",
+            Self::MetadataTooLarge { .. } => "LIMIT_HEADER_SIZE",
+            Self::CreationWithUpload => "UNSUPPORTED_MEDIA_TYPE",
             Self::NotFound => "NOT_FOUND",
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Self::Internal(_) => "INTERNAL_ERROR",
@@ -195,22 +224,24 @@ impl AppError {
     /// The HTTP status of the answer.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::NotMultipart { .. } | Self::FileTypeNotAllowed { .. } => {
-                StatusCode::UNSUPPORTED_MEDIA_TYPE
-            }
+            Self::NotMultipart { .. }
+            | Self::FileTypeNotAllowed { .. }
+            | Self::CreationWithUpload => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::MalformedMultipart { .. }
             | Self::NoFile { .. }
             | Self::UnexpectedFile { .. }
             | Self::MissingFieldName
-            | Self::BodyRead => StatusCode::BAD_REQUEST,
+            | Self::BodyRead
+            | Self::InvalidTusHeader { .. } => StatusCode::BAD_REQUEST,
             Self::FileTooLarge { .. }
             | Self::TooManyFiles { .. }
             | Self::TooManyParts { .. }
             | Self::TooManyFields { .. }
             | Self::FieldNameTooLong { .. }
             | Self::FieldValueTooLong { .. }
-            | Self::PartHeadersTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            | Self::PartHeadersTooLarge { .. }
+            | Self::MetadataTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyTimeout { .. } | Self::BodyTooSlow { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::FileExists { .. } => StatusCode::CONFLICT,
             Self::ServerBusy { .. } | Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
@@ -219,7 +250,8 @@ impl AppError {
                 Trouble::Internal => StatusCode::INTERNAL_SERVER_ERROR,
                 _ => StatusCode::BAD_GATEWAY,
             },
-            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::TusVersionUnsupported => StatusCode::PRECONDITION_FAILED,
+            Self::NotFound | Self::UploadNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -235,6 +267,8 @@ impl AppError {
             | Self::FieldNameTooLong { field, .. }
             | Self::FieldValueTooLong { field, .. }
             | Self::FileTypeNotAllowed { field, .. } => Some(field),
+            Self::InvalidTusHeader { header, .. } => Some(header),
+            Self::MetadataTooLarge { .. } => Some("Upload-Metadata"),
             _ => None,
         }
     }

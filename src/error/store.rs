@@ -1,9 +1,12 @@
-//! Where the store's errors become answers: the one place that maps [`StoreError`] and [`UploadError`] to an
-//! [`AppError`] (unreachable: 503, refused: 502, no room: 503 `SERVER_BUSY`, cancelled: 503 `SHUTTING_DOWN`).
+//! Where the store's errors become answers: the one place that maps [`StoreError`], [`UploadError`] and the
+//! resumable uploads' [`CasError`] and [`CreateError`] to an [`AppError`] (unreachable: 503, refused: 502, no
+//! room: 503 `SERVER_BUSY`, cancelled: 503 `SHUTTING_DOWN`, no such upload: 404 `UPLOAD_NOT_FOUND`).
 
 use std::convert::Infallible;
 
 use super::AppError;
+use crate::storage::resumable::cas::CasError;
+use crate::storage::resumable::create::CreateError;
 use crate::storage::upload::UploadError;
 use crate::storage::{StoreError, Trouble};
 
@@ -30,6 +33,28 @@ where
             },
             UploadError::Cancelled => Self::ShuttingDown,
             UploadError::Internal(err) => Self::Internal(err),
+        }
+    }
+}
+
+impl From<CasError> for AppError {
+    fn from(err: CasError) -> Self {
+        match err {
+            CasError::NotFound => Self::UploadNotFound,
+            CasError::Store(err) => err.into(),
+            // The routes re-read and retry a lost write where it can happen; losing here is a bug (until PATCH
+            // brings claims, and with them 423 UPLOAD_LOCKED). A corrupt record is logged with its cause.
+            lost @ CasError::Lost => Self::Internal(anyhow::Error::new(lost)),
+            corrupt @ CasError::Corrupt { .. } => Self::Internal(anyhow::Error::new(corrupt)),
+        }
+    }
+}
+
+impl From<CreateError> for AppError {
+    fn from(err: CreateError) -> Self {
+        match err {
+            CreateError::Exists { key } => Self::FileExists { key },
+            CreateError::Cas(err) => err.into(),
         }
     }
 }

@@ -16,4 +16,5 @@ mod resumable_state;
 #[path = "../support/server.rs"]
 mod server;
 mod setup;
+mod tus;
 mod upload;

@@ -74,6 +74,19 @@ impl InfoStore {
         }
     }
 
+    /// The client the records are read and written with (creation and termination also use it).
+    pub(super) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub(super) fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    pub(super) fn key_prefix(&self) -> &str {
+        &self.key_prefix
+    }
+
     /// The current record of upload `id` and its ETag; [`CasError::NotFound`] when there is none.
     pub async fn read(&self, id: &UploadId) -> Result<(Info, ETag), CasError> {
         let key = info_key(&self.key_prefix, id);

@@ -6,17 +6,21 @@
 //!   the keys of an upload's state and segments.
 //! - [`cas`]: reading and writing that record by compare-and-swap (`If-None-Match` / `If-Match`).
 //! - [`checksum`]: `Upload-Checksum`'s algorithms and the hasher that runs over a request's body.
+//! - [`create`]: a new upload's first record, after an early look at its final key.
 //! - [`append`]: a request's body appended (PATCH): claim, parts, segment, commit or completion. `attempt.rs`
 //!   runs one claimed append (`attempt/finish.rs`: its completion), `input.rs` reads the segments and the body,
 //!   `parts.rs` makes its store requests.
+//! - [`terminate`]: an upload removed at its client's request (tombstone, abort, segments, record).
 
 pub mod append;
 mod attempt;
 pub mod cas;
 pub mod checksum;
+pub mod create;
 pub mod info;
 mod input;
 mod parts;
+pub mod terminate;
 
 pub use append::{AppendError, Appended, Resumable};
 
