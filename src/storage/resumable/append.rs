@@ -36,7 +36,8 @@ use super::attempt::Attempt;
 use super::cas::{CasError, InfoStore};
 use super::checksum::Expected;
 use super::info::{Claim, Info, MAX_PART_NUMBER, State, StoredObject, UploadId};
-use crate::storage::upload::{UploadError, Uploader};
+use crate::storage::upload::{ObjectSpec, UploadError, Uploader};
+use crate::{content_type, naming};
 
 /// How many part numbers a claim reserves at most at once.
 pub(super) const WINDOW: u32 = 16;
@@ -219,6 +220,26 @@ fn claimed<E>(
     });
     stamp(&mut next, attempt);
     Ok(next)
+}
+
+/// What an upload's object is stored as: the type and disposition the route decided from its first bytes, or
+/// (not decided) bytes to download under the client's file name.
+pub fn object_spec(info: &Info) -> ObjectSpec {
+    let content_type = info
+        .content_type
+        .clone()
+        .unwrap_or_else(|| "application/octet-stream".to_owned());
+    let content_disposition = info.content_disposition.clone().unwrap_or_else(|| {
+        naming::content_disposition(
+            content_type::disposition_for(&content_type),
+            &info.originalname,
+        )
+    });
+    ObjectSpec {
+        key: info.key.clone(),
+        content_type,
+        content_disposition,
+    }
 }
 
 /// Marks `info` as the next version, written by `attempt`.

@@ -13,7 +13,6 @@ use super::parts::{self, Sender};
 use crate::storage::StoreError;
 use crate::storage::body::Chunks;
 use crate::storage::upload::{ObjectSpec, Part, PartReader, UploadError};
-use crate::{content_type, naming};
 
 mod finish;
 
@@ -242,24 +241,9 @@ impl<'a> Attempt<'a> {
         Ok(upload_id)
     }
 
-    /// What the object is stored as: as the route decided, or (not decided yet) bytes to download.
+    /// What the object is stored as (see [`super::append::object_spec`]).
     fn spec(&self) -> ObjectSpec {
-        let content_type = self
-            .info
-            .content_type
-            .clone()
-            .unwrap_or_else(|| "application/octet-stream".to_owned());
-        let content_disposition = self.info.content_disposition.clone().unwrap_or_else(|| {
-            naming::content_disposition(
-                content_type::disposition_for(&content_type),
-                &self.info.originalname,
-            )
-        });
-        ObjectSpec {
-            key: self.info.key.clone(),
-            content_type,
-            content_disposition,
-        }
+        super::append::object_spec(&self.info)
     }
 
     /// Writes `next` over the record this attempt last wrote.
