@@ -13,7 +13,7 @@
 //!   connections, HTTP/2 streams), and a shutdown that cancels unfinished uploads and waits for their clean-up.
 //! - [`lifecycle`]: the tracked upload tasks, their cancellation, and the ledger of what is not settled yet.
 //! - [`routes`]: one router per feature. [`routes::upload`] receives files; [`routes::tus`] resumable uploads
-//!   (tus 1.0.0, no bytes yet); [`routes::meta`] serves the page, probes and the public configuration;
+//!   (tus 1.0.0); [`routes::meta`] serves the page, probes and the public configuration;
 //!   [`routes::metrics`] the metrics; [`routes::openapi`] the API description (`static/openapi.json`).
 //! - [`error`]: the HTTP error type, its stable codes and JSON answers; the one place where the store's errors
 //!   become answers.

@@ -111,11 +111,23 @@ pub enum AppError {
     /// 413: `Upload-Metadata` longer than `limit` bytes.
     #[error("Upload-Metadata is too large (over {limit} bytes)")]
     MetadataTooLarge { limit: usize },
-    /// 415: a tus creation request with a body (creation-with-upload), which this server does not take yet.
+    /// 415: a tus request's bytes not sent as `application/offset+octet-stream`.
+    #[error("send an upload's bytes with `Content-Type: application/offset+octet-stream`")]
+    NotOffsetStream,
+    /// 409: a PATCH's `Upload-Offset` is not the upload's offset (nothing changed).
     #[error(
-        "send no body when creating an upload: this server does not take bytes at creation yet"
+        "Upload-Offset is not where the upload stands ({offset} bytes): ask HEAD and resume from there"
     )]
-    CreationWithUpload,
+    OffsetMismatch { offset: u64 },
+    /// 423: another request is writing to this upload; answered with `Retry-After: 1`.
+    #[error("another request is writing to this upload: retry in a second")]
+    UploadLocked,
+    /// 460: the body does not hash to its `Upload-Checksum`; nothing of it was kept.
+    #[error("the body does not match its Upload-Checksum; nothing of it was kept: send it again")]
+    ChecksumMismatch,
+    /// 400: `Upload-Checksum` is malformed or names an algorithm this server does not know.
+    #[error("Upload-Checksum: {reason}")]
+    ChecksumUnsupported { reason: String },
     /// 404: no route has this path.
     #[error("no such endpoint: see GET / and POST /upload")]
     NotFound,
@@ -161,6 +173,10 @@ pub fn all_codes() -> &'static [&'static str] {
         "TUS_VERSION_UNSUPPORTED",
         "UPLOAD_NOT_FOUND",
         "INVALID_TUS_HEADER",
+        "OFFSET_MISMATCH",
+        "UPLOAD_LOCKED",
+        "CHECKSUM_MISMATCH",
+        "CHECKSUM_UNSUPPORTED",
     ]
 }
 
@@ -214,7 +230,11 @@ impl AppError {
             Self::UploadNotFound => "UPLOAD_NOT_FOUND",
             Self::InvalidTusHeader { .. } => "INVALID_TUS_HEADER",
             Self::MetadataTooLarge { .. } => "LIMIT_HEADER_SIZE",
-            Self::CreationWithUpload => "UNSUPPORTED_MEDIA_TYPE",
+            Self::NotOffsetStream => "UNSUPPORTED_MEDIA_TYPE",
+            Self::OffsetMismatch { .. } => "OFFSET_MISMATCH",
+            Self::UploadLocked => "UPLOAD_LOCKED",
+            Self::ChecksumMismatch => "CHECKSUM_MISMATCH",
+            Self::ChecksumUnsupported { .. } => "CHECKSUM_UNSUPPORTED",
             Self::NotFound => "NOT_FOUND",
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Self::Internal(_) => "INTERNAL_ERROR",
@@ -224,16 +244,17 @@ impl AppError {
     /// The HTTP status of the answer.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::NotMultipart { .. }
-            | Self::FileTypeNotAllowed { .. }
-            | Self::CreationWithUpload => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::NotMultipart { .. } | Self::FileTypeNotAllowed { .. } | Self::NotOffsetStream => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::MalformedMultipart { .. }
             | Self::NoFile { .. }
             | Self::UnexpectedFile { .. }
             | Self::MissingFieldName
             | Self::BodyRead
-            | Self::InvalidTusHeader { .. } => StatusCode::BAD_REQUEST,
+            | Self::InvalidTusHeader { .. }
+            | Self::ChecksumUnsupported { .. } => StatusCode::BAD_REQUEST,
             Self::FileTooLarge { .. }
             | Self::TooManyFiles { .. }
             | Self::TooManyParts { .. }
@@ -243,7 +264,9 @@ impl AppError {
             | Self::PartHeadersTooLarge { .. }
             | Self::MetadataTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyTimeout { .. } | Self::BodyTooSlow { .. } => StatusCode::REQUEST_TIMEOUT,
-            Self::FileExists { .. } => StatusCode::CONFLICT,
+            Self::FileExists { .. } | Self::OffsetMismatch { .. } => StatusCode::CONFLICT,
+            Self::UploadLocked => StatusCode::LOCKED,
+            Self::ChecksumMismatch => CHECKSUM_MISMATCH_STATUS,
             Self::ServerBusy { .. } | Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             Self::Store(err) => match err.trouble() {
                 Trouble::Unreachable => StatusCode::SERVICE_UNAVAILABLE,
@@ -269,6 +292,8 @@ impl AppError {
             | Self::FileTypeNotAllowed { field, .. } => Some(field),
             Self::InvalidTusHeader { header, .. } => Some(header),
             Self::MetadataTooLarge { .. } => Some("Upload-Metadata"),
+            Self::ChecksumUnsupported { .. } | Self::ChecksumMismatch => Some("Upload-Checksum"),
+            Self::OffsetMismatch { .. } => Some("Upload-Offset"),
             _ => None,
         }
     }
@@ -280,7 +305,11 @@ impl AppError {
 
     /// Seconds a client should wait before retrying (the `Retry-After` header), for errors that pass.
     pub fn retry_after(&self) -> Option<u64> {
-        (self.status() == StatusCode::SERVICE_UNAVAILABLE).then_some(RETRY_AFTER_SECS)
+        match self {
+            // The holder of a tus upload commits within a second or two.
+            Self::UploadLocked => Some(1),
+            _ => (self.status() == StatusCode::SERVICE_UNAVAILABLE).then_some(RETRY_AFTER_SECS),
+        }
     }
 
     /// The JSON body of the answer, naming the failed file when there is one.
@@ -335,6 +364,12 @@ impl AppError {
 /// How long clients are told to wait before retrying a 503.
 const RETRY_AFTER_SECS: u64 = 5;
 
+/// tus's checksum extension answers a mismatch with 460 (not a registered status; tus clients know it).
+const CHECKSUM_MISMATCH_STATUS: StatusCode = match StatusCode::from_u16(460) {
+    Ok(status) => status,
+    Err(_) => StatusCode::BAD_REQUEST,
+};
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         self.log();
@@ -342,26 +377,9 @@ impl IntoResponse for AppError {
     }
 }
 
-/// An error that concerns one named file of a request.
-#[derive(Debug)]
-pub struct FileError {
-    pub file: Option<String>,
-    pub error: AppError,
-}
-
-impl From<AppError> for FileError {
-    fn from(error: AppError) -> Self {
-        Self { file: None, error }
-    }
-}
-
-impl IntoResponse for FileError {
-    fn into_response(self) -> Response {
-        self.error.log();
-        self.error.answer(self.file)
-    }
-}
-
+mod file;
 mod store;
+
+pub use file::FileError;
 #[cfg(test)]
 mod tests;

@@ -106,7 +106,11 @@ fn one_of_each() -> Vec<AppError> {
             reason: s(),
         },
         AppError::MetadataTooLarge { limit: 0 },
-        AppError::CreationWithUpload,
+        AppError::NotOffsetStream,
+        AppError::OffsetMismatch { offset: 0 },
+        AppError::UploadLocked,
+        AppError::ChecksumMismatch,
+        AppError::ChecksumUnsupported { reason: s() },
         AppError::NotFound,
         AppError::MethodNotAllowed,
         AppError::Internal(anyhow::anyhow!("bug")),
@@ -138,7 +142,11 @@ fn one_of_each() -> Vec<AppError> {
             | AppError::UploadNotFound
             | AppError::InvalidTusHeader { .. }
             | AppError::MetadataTooLarge { .. }
-            | AppError::CreationWithUpload
+            | AppError::NotOffsetStream
+            | AppError::OffsetMismatch { .. }
+            | AppError::UploadLocked
+            | AppError::ChecksumMismatch
+            | AppError::ChecksumUnsupported { .. }
             | AppError::NotFound
             | AppError::MethodNotAllowed
             | AppError::Internal(_) => {}

@@ -35,7 +35,7 @@ pub(super) async fn create(
     // Next step (creation-with-upload): a body of type application/offset+octet-stream is taken as a PATCH at
     // offset 0. Until then any body is refused unread.
     if has_body {
-        return Err(AppError::CreationWithUpload);
+        return Err(AppError::NotOffsetStream);
     }
     if headers.contains_key(UPLOAD_CONCAT) {
         // Not advertised: tus-js-client's parallelUploads then fails loudly instead of storing parts as files.

@@ -1,9 +1,7 @@
 //! Resumable uploads over tus 1.0.0 at `/files`: discovery (`OPTIONS`), creation (`POST /files`, also with a
-//! deferred length), `HEAD` and `GET /files/<id>`, termination (`DELETE`). The uploads themselves, and their
-//! state in the bucket, are [`crate::storage::resumable`]'s.
-//!
-//! Bytes are not taken yet: `PATCH` is not routed (405), and a creation with a body is refused (415). The next
-//! step brings both, with the `creation-with-upload`, `checksum` extensions and their error codes.
+//! deferred length), bytes (`PATCH /files/<id>`, with the `checksum` extension), `HEAD` and `GET /files/<id>`,
+//! termination (`DELETE`). The uploads themselves, and their state in the bucket, are
+//! [`crate::storage::resumable`]'s.
 //!
 //! Every request goes through one handler per path (`collection`, `upload`), which works out the method
 //! (`X-HTTP-Method-Override` on a `POST`), then checks, in this order: the method (405), the upload token
@@ -13,11 +11,15 @@
 //! - [`headers`]: `Upload-Length`, `Upload-Offset`, `Upload-Defer-Length` and `Upload-Expires`.
 //! - [`metadata`]: `Upload-Metadata`, and the file name and type it claims.
 //! - `creation`: `POST /files`.
+//! - `patch`: `PATCH /files/<id>`, a body appended in its own task.
+//! - `completed`: a completed upload's object, as `X-Object-Location` and as `GET` describes it.
 //! - `status`: `HEAD`, `GET` and `DELETE /files/<id>`.
 
+mod completed;
 mod creation;
 pub mod headers;
 pub mod metadata;
+mod patch;
 mod status;
 
 use axum::Router;
@@ -36,14 +38,14 @@ use crate::storage::resumable::info::UploadId;
 /// The only protocol version this server speaks.
 pub const TUS_VERSION: &str = "1.0.0";
 
-/// The extensions that work today. `creation-with-upload` and `checksum` (with `Tus-Checksum-Algorithm`) come
-/// with `PATCH`, when bytes are taken.
-pub const TUS_EXTENSIONS: &str = "creation,creation-defer-length,termination,expiration";
+/// The extensions that work today (`creation-with-upload` comes with bodies on `POST /files`).
+pub const TUS_EXTENSIONS: &str = "creation,creation-defer-length,termination,checksum,expiration";
 
 const TUS_RESUMABLE: HeaderName = HeaderName::from_static("tus-resumable");
 const TUS_VERSION_HEADER: HeaderName = HeaderName::from_static("tus-version");
 const TUS_EXTENSION: HeaderName = HeaderName::from_static("tus-extension");
 const TUS_MAX_SIZE: HeaderName = HeaderName::from_static("tus-max-size");
+const TUS_CHECKSUM_ALGORITHM: HeaderName = HeaderName::from_static("tus-checksum-algorithm");
 const METHOD_OVERRIDE: HeaderName = HeaderName::from_static("x-http-method-override");
 
 /// The creation endpoint, with and without its trailing slash (clients are configured either way).
@@ -55,7 +57,7 @@ pub const PATHS: &[&str] = &[FILES, FILES_SLASH, UPLOAD];
 
 /// The methods each path takes (its `Allow` on a 405).
 const COLLECTION_METHODS: &str = "OPTIONS, POST";
-const UPLOAD_METHODS: &str = "OPTIONS, HEAD, GET, DELETE";
+const UPLOAD_METHODS: &str = "OPTIONS, HEAD, GET, PATCH, DELETE";
 
 /// The tus routes, each behind the token (but `OPTIONS`) and the version check, with tus's common headers.
 pub fn router(state: AppState) -> Router {
@@ -87,18 +89,19 @@ async fn collection(
     }
 }
 
-/// `/files/<id>`: one upload. `PATCH` is not taken yet (405); a `POST` without an override is not tus's (405).
+/// `/files/<id>`: one upload. A `POST` without an override is not tus's (405).
 async fn upload(
     State(state): State<AppState>,
     method: Method,
     id: Result<Path<String>, axum::extract::rejection::PathRejection>,
     headers: HeaderMap,
+    body: Body,
 ) -> Response {
     let method = effective_method(&method, &headers);
     let version_required = match method {
         Method::OPTIONS => return options(&state),
         Method::HEAD | Method::GET => false,
-        Method::DELETE => true,
+        Method::DELETE | Method::PATCH => true,
         _ => return method_not_allowed(UPLOAD_METHODS),
     };
     if let Some(refusal) = refusal(&state, &headers, version_required) {
@@ -111,6 +114,7 @@ async fn upload(
     let answer = match method {
         Method::HEAD => status::head(&state, &id).await,
         Method::GET => status::get(&state, &id).await,
+        Method::PATCH => patch::patch(&state, id, &headers, body).await,
         _ => status::delete(&state, &id).await,
     };
     into_answer(answer)
@@ -157,6 +161,10 @@ fn options(state: &AppState) -> Response {
         [
             (TUS_VERSION_HEADER, HeaderValue::from_static(TUS_VERSION)),
             (TUS_EXTENSION, HeaderValue::from_static(TUS_EXTENSIONS)),
+            (
+                TUS_CHECKSUM_ALGORITHM,
+                HeaderValue::from_static(crate::storage::resumable::checksum::ALGORITHMS),
+            ),
             (
                 TUS_MAX_SIZE,
                 HeaderValue::from(state.config.upload.max_file_size),

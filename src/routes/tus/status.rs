@@ -1,7 +1,7 @@
 //! `HEAD`, `GET` and `DELETE /files/<id>`: where an upload stands (design 1.4, 1.7), and its termination (1.6).
 //!
-//! Until `PATCH` lands no upload takes bytes, so every upload found is `receiving` at offset 0; the states that
-//! bytes bring (completing, completed, failed) are answered with their own rules in that step.
+//! A completed upload answers with its object (`X-Object-Location`; `GET`: `POST /upload`'s description); one
+//! being completed is 423 `UPLOAD_LOCKED` (no waiting yet), a failed one its failure (409 `FILE_EXISTS`).
 
 use axum::Json;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
@@ -10,7 +10,8 @@ use serde::Serialize;
 
 use super::creation::UPLOAD_METADATA;
 use super::headers::format_expires;
-use super::info_store;
+use super::patch::OBJECT_LOCATION;
+use super::{completed, info_store};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::storage::resumable::create::unix_now;
@@ -19,9 +20,9 @@ use crate::storage::resumable::info::{Info, State, UploadId};
 pub(super) const UPLOAD_EXPIRES: HeaderName = HeaderName::from_static("upload-expires");
 
 /// `HEAD`: 200 with `Upload-Offset`, `Upload-Length` (or `Upload-Defer-Length: 1`), the metadata as received,
-/// and `Upload-Expires`; no body.
+/// and `Upload-Expires` (while incomplete) or `X-Object-Location` (once complete); no body.
 pub(super) async fn head(state: &AppState, id: &UploadId) -> Result<Response, AppError> {
-    let info = receiving(state, id).await?;
+    let info = current(state, id).await?;
     let mut response = StatusCode::OK.into_response();
     let headers = response.headers_mut();
     for (name, value) in progress_headers(&info) {
@@ -30,17 +31,25 @@ pub(super) async fn head(state: &AppState, id: &UploadId) -> Result<Response, Ap
     if let Some(raw) = &info.metadata_header {
         headers.insert(UPLOAD_METADATA, header_value(raw)?);
     }
-    headers.insert(
-        UPLOAD_EXPIRES,
-        header_value(&format_expires(info.expires_at))?,
-    );
+    if info.state == State::Completed {
+        let location = completed::header_location(state, &info).await?;
+        response.headers_mut().insert(OBJECT_LOCATION, location);
+    } else {
+        headers.insert(
+            UPLOAD_EXPIRES,
+            header_value(&format_expires(info.expires_at))?,
+        );
+    }
     Ok(response)
 }
 
-/// `GET` of an upload still taking bytes: 202 with its progress. (A completed one will answer 200 with
-/// `POST /upload`'s description of the file; none can exist before `PATCH`.)
+/// `GET`: a completed upload is 200 with `POST /upload`'s description of the file; one still taking bytes 202
+/// with its progress.
 pub(super) async fn get(state: &AppState, id: &UploadId) -> Result<Response, AppError> {
-    let info = receiving(state, id).await?;
+    let info = current(state, id).await?;
+    if info.state == State::Completed {
+        return Ok(Json(completed::describe_completed(state, info).await?).into_response());
+    }
     let progress = Progress {
         id: info.id.as_str(),
         offset: info.offset,
@@ -79,19 +88,17 @@ struct Progress<'a> {
     expires: String,
 }
 
-/// The record of an upload that is taking bytes; terminated and expired uploads are not found.
-async fn receiving(state: &AppState, id: &UploadId) -> Result<Info, AppError> {
+/// The record of an upload that is taking bytes or completed; terminated and expired uploads are not found.
+async fn current(state: &AppState, id: &UploadId) -> Result<Info, AppError> {
     let (info, _) = info_store(state).read(id).await?;
     match info.state {
         State::Receiving if info.expires_at > unix_now() => Ok(info),
-        // Expired: the sweeper (with PATCH) removes it; until then it is gone for its client too.
+        State::Completed => Ok(info),
+        // Expired: the sweeper removes it; until then it is gone for its client too.
         State::Receiving | State::Terminated => Err(AppError::UploadNotFound),
-        State::Completing | State::Completed | State::Failed => {
-            Err(AppError::Internal(anyhow::anyhow!(
-                "upload {id} is {:?}, which this server does not answer yet",
-                info.state
-            )))
-        }
+        // Being completed by another request (recovery and waiting come later, design 2.8).
+        State::Completing => Err(AppError::UploadLocked),
+        State::Failed => Err(completed::failed(&info)),
     }
 }
 

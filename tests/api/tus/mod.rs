@@ -1,7 +1,9 @@
 //! Resumable uploads over tus 1.0.0 at `/files`, through raw HTTP: the protocol's checks, creation, where an
-//! upload stands, termination. No bytes are sent yet (PATCH comes next).
+//! upload stands, bytes (PATCH), completed uploads, termination.
 
+mod complete;
 mod creation;
+mod patch;
 mod protocol;
 mod termination;
 
@@ -67,4 +69,23 @@ pub(crate) async fn state_keys(app: &TestApp) -> Vec<String> {
 /// The records of the app's uploads (the default `KEY_PREFIX`, empty).
 pub(crate) fn info_store(app: &TestApp) -> InfoStore {
     InfoStore::new(app.s3.clone(), app.bucket.clone(), "")
+}
+
+/// 5 MiB: the smallest `UPLOAD_PART_SIZE`, so that a few MiB span parts.
+pub(crate) const MIN_PART_SIZE: &str = "5242880";
+
+/// A PATCH of `bytes` at `offset` to `path`, as tus-js-client sends it.
+pub(crate) async fn patch(
+    app: &TestApp,
+    path: &str,
+    offset: usize,
+    bytes: Vec<u8>,
+) -> reqwest::Response {
+    tus(app, reqwest::Method::PATCH, path)
+        .header("content-type", "application/offset+octet-stream")
+        .header("upload-offset", offset)
+        .body(bytes)
+        .send()
+        .await
+        .expect("PATCH")
 }
