@@ -12,6 +12,7 @@
 //! - [`metadata`]: `Upload-Metadata`, and the file name and type it claims.
 //! - `creation`: `POST /files`.
 //! - `patch`: `PATCH /files/<id>`, a body appended in its own task.
+//! - `sniff`: the first bytes judged against `ALLOWED_TYPES`, and the stored type recorded.
 //! - `completed`: a completed upload's object, as `X-Object-Location` and as `GET` describes it.
 //! - `status`: `HEAD`, `GET` and `DELETE /files/<id>`.
 
@@ -20,6 +21,7 @@ mod creation;
 pub mod headers;
 pub mod metadata;
 mod patch;
+mod sniff;
 mod status;
 
 use axum::Router;

@@ -10,10 +10,10 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tracing::Instrument as _;
 
-use super::completed;
 use super::headers::{UPLOAD_LENGTH, UPLOAD_OFFSET, format_expires, parse_length, parse_offset};
 use super::status::UPLOAD_EXPIRES;
-use crate::error::AppError;
+use super::{completed, sniff};
+use crate::error::{AppError, FileError};
 use crate::routes::upload::body::{BodyLimits, SharedBody};
 use crate::routes::upload::{DRAIN_BYTES, DRAIN_TIME, upload_slot};
 use crate::state::AppState;
@@ -60,8 +60,25 @@ pub(super) async fn patch(
         Err(AppendError::NotReceiving {
             state: State::Completed | State::Failed,
         }) => completed::repeated(state, &id, offset).await,
-        Err(err) => Err(err.into()),
+        Err(err) => match AppError::from(err) {
+            // The answer names the refused file, as POST /upload's does.
+            refused @ AppError::FileTypeNotAllowed { .. } => Ok(named(refused)),
+            other => Err(other),
+        },
     }
+}
+
+/// A type refusal's answer, its `file` the upload's name.
+pub(super) fn named(refused: AppError) -> Response {
+    let file = match &refused {
+        AppError::FileTypeNotAllowed { file, .. } => Some(file.clone()),
+        _ => None,
+    };
+    FileError {
+        file,
+        error: refused,
+    }
+    .into_response()
 }
 
 /// Whether the request's bytes come as `application/offset+octet-stream` (parameters aside).
@@ -137,16 +154,25 @@ pub(super) async fn append(
                 min_rate: state.config.upload.body_min_rate,
             };
             let stream = Box::pin(body.clone().octets(limits, state.lifecycle.clone()));
-            let resumable = Resumable::new(&state.uploader, state.config.upload.key_prefix.clone());
-            let result = resumable
-                .append(
-                    &id,
-                    request.offset,
-                    request.length,
-                    stream,
-                    request.checksum,
-                )
-                .await;
+            let result = match sniff::judge(&state, &id, request.offset, stream).await {
+                Ok(stream) => {
+                    let prefix = state.config.upload.key_prefix.clone();
+                    Resumable::new(&state.uploader, prefix)
+                        .append(
+                            &id,
+                            request.offset,
+                            request.length,
+                            stream,
+                            request.checksum,
+                        )
+                        .await
+                }
+                // Refused on its first bytes (or its type could not be recorded): nothing of it was kept.
+                Err(error) => Err(AppendError::Source {
+                    error,
+                    offset: request.offset,
+                }),
+            };
             let taken = matches!(
                 result,
                 Ok(Appended::Received { .. } | Appended::Completed { .. })

@@ -19,8 +19,8 @@
 //!   parts are never listed, its segment is deleted): [`Appended::Conflict`].
 //! - Segments are read back before the body (`input::segments`) instead of when the first part fills: a
 //!   small body pays a read of the segments (less than one part, within the memory budget).
-//! - The stored type is not sniffed yet: the record's `content_type`/`content_disposition` as the route
-//!   decided them, else `application/octet-stream` as an attachment (TODO: design section 4's sniff head).
+//! - No sniff head kept in the record: the route judges the first append's first bytes and records the type
+//!   ([`super::kind`]); an upload whose type was never recorded is stored as `application/octet-stream`.
 //! - A failed UploadPart or segment read keeps nothing of the request (not the longest stored prefix); the
 //!   claim stays in the record, and the next claim burns its window.
 //! - A completion that fails other than `FILE_EXISTS` leaves the record `completing`; recovery (design 2.8.5)

@@ -10,6 +10,7 @@
 //! - [`append`]: a request's body appended (PATCH): claim, parts, segment, commit or completion. `attempt.rs`
 //!   runs one claimed append (`attempt/finish.rs`: its completion), `input.rs` reads the segments and the body,
 //!   `parts.rs` makes its store requests.
+//! - [`kind`]: the stored type, recorded once the route judged the first bytes.
 //! - [`terminate`]: an upload removed at its client's request (tombstone, abort, segments, record).
 
 pub mod append;
@@ -19,6 +20,7 @@ pub mod checksum;
 pub mod create;
 pub mod info;
 mod input;
+pub mod kind;
 mod parts;
 pub mod terminate;
 

@@ -6,6 +6,7 @@ mod creation;
 mod patch;
 mod protocol;
 mod termination;
+mod types;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
