@@ -1,4 +1,5 @@
-//! `POST /files`: creation and creation-defer-length (design 1.3), without a body for now.
+//! `POST /files`: creation, creation-defer-length and creation-with-upload (design 1.3): a body sent as
+//! `application/offset+octet-stream` is appended at offset 0 once the upload exists, exactly as a PATCH.
 //!
 //! The headers are judged before anything is written: a length over `MAX_FILE_SIZE` is refused at once (413),
 //! a bad header is 400 and names itself. Then the key is chosen as `POST /upload` chooses it (same strategy,
@@ -13,11 +14,13 @@ use super::headers::{
     UPLOAD_DEFER_LENGTH, UPLOAD_LENGTH, format_expires, parse_defer_length, parse_length,
 };
 use super::metadata::{Limits, Metadata, MetadataError};
-use super::{info_store, status::UPLOAD_EXPIRES};
+use super::patch::{self, OBJECT_LOCATION, Patch, UPLOAD_OFFSET_HEADER};
+use super::{completed, info_store, status::UPLOAD_EXPIRES};
 use crate::config::KeyStrategy;
 use crate::error::AppError;
 use crate::routes::upload::object_key;
 use crate::state::AppState;
+use crate::storage::resumable::Appended;
 use crate::storage::resumable::info::NewUpload;
 
 pub(super) const UPLOAD_METADATA: &str = "Upload-Metadata";
@@ -30,13 +33,18 @@ const MAX_METADATA_BYTES: usize = 8 * 1024;
 pub(super) async fn create(
     state: &AppState,
     headers: &HeaderMap,
-    has_body: bool,
+    body: Body,
 ) -> Result<Response, AppError> {
-    // Next step (creation-with-upload): a body of type application/offset+octet-stream is taken as a PATCH at
-    // offset 0. Until then any body is refused unread.
-    if has_body {
+    // An empty body's type is ignored (some clients always send one); a body of another type is refused unread.
+    let with_body = has_body(&body);
+    if with_body && !patch::is_offset_stream(headers) {
         return Err(AppError::NotOffsetStream);
     }
+    let checksum = if with_body {
+        patch::checksum(headers)?
+    } else {
+        None
+    };
     if headers.contains_key(UPLOAD_CONCAT) {
         // Not advertised: tus-js-client's parallelUploads then fails loudly instead of storing parts as files.
         return Err(invalid(UPLOAD_CONCAT, "concatenation is not supported"));
@@ -76,11 +84,38 @@ pub(super) async fn create(
     let expires = HeaderValue::try_from(format_expires(info.expires_at))
         .map_err(|err| AppError::Internal(anyhow::Error::new(err).context("Upload-Expires")))?;
     tracing::info!(id = %info.id, key = %crate::telemetry::Escaped(&info.key), "resumable upload created");
-    Ok((
+    let mut response = (
         StatusCode::CREATED,
         [(header::LOCATION, location), (UPLOAD_EXPIRES, expires)],
     )
-        .into_response())
+        .into_response();
+    if with_body {
+        let first = Patch {
+            offset: 0,
+            length: None,
+            checksum,
+        };
+        let (name, value) = match patch::append(state, info.id.clone(), first, body).await {
+            Ok(Appended::Received { offset }) => (UPLOAD_OFFSET_HEADER, HeaderValue::from(offset)),
+            Ok(Appended::Completed { offset, .. }) => {
+                let object = completed::object_location(state, &info.id).await?;
+                let headers = response.headers_mut();
+                headers.remove(UPLOAD_EXPIRES);
+                headers.insert(OBJECT_LOCATION, object);
+                (UPLOAD_OFFSET_HEADER, HeaderValue::from(offset))
+            }
+            // 409, 460, 423: the body was not kept.
+            Ok(other) => return patch::answer(state, &info.id, other).await,
+            Err(err) => {
+                return match AppError::from(err) {
+                    refused @ AppError::FileTypeNotAllowed { .. } => Ok(patch::named(refused)),
+                    other => Err(other),
+                };
+            }
+        };
+        response.headers_mut().insert(name, value);
+    }
+    Ok(response)
 }
 
 /// Whether a request has a body, judged without reading it: a chunked one counts even if it turns out empty.

@@ -40,8 +40,9 @@ use crate::storage::resumable::info::UploadId;
 /// The only protocol version this server speaks.
 pub const TUS_VERSION: &str = "1.0.0";
 
-/// The extensions that work today (`creation-with-upload` comes with bodies on `POST /files`).
-pub const TUS_EXTENSIONS: &str = "creation,creation-defer-length,termination,checksum,expiration";
+/// The extensions this server speaks.
+pub const TUS_EXTENSIONS: &str =
+    "creation,creation-with-upload,creation-defer-length,termination,checksum,expiration";
 
 const TUS_RESUMABLE: HeaderName = HeaderName::from_static("tus-resumable");
 const TUS_VERSION_HEADER: HeaderName = HeaderName::from_static("tus-version");
@@ -82,10 +83,7 @@ async fn collection(
         Method::OPTIONS => options(&state),
         Method::POST => match refusal(&state, &headers, true) {
             Some(refusal) => refusal,
-            None => {
-                let has_body = creation::has_body(&body);
-                into_answer(creation::create(&state, &headers, has_body).await)
-            }
+            None => into_answer(creation::create(&state, &headers, body).await),
         },
         _ => method_not_allowed(COLLECTION_METHODS),
     }

@@ -199,11 +199,11 @@ async fn bad_headers_and_metadata_are_400_and_name_the_header() {
     );
     let body_sent = tus(&app, Method::POST, "/files")
         .header("upload-length", "5")
-        .header("content-type", "application/offset+octet-stream")
+        .header("content-type", "text/plain")
         .body("hello")
         .send()
         .await
-        .expect("POST with a body");
+        .expect("POST with a body of another type");
     let (status, body) = error_answer(body_sent).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),

@@ -204,3 +204,40 @@ async fn a_deferred_length_is_set_by_a_patch() {
     assert!(header(&last, "x-object-location").is_some());
     app.assert_bucket_holds(2).await;
 }
+
+#[tokio::test]
+async fn a_creation_with_a_body_appends_it_at_offset_0() {
+    // Arrange
+    let app = spawn_app().await;
+    let data = pattern(30);
+    let create_with = |body: Vec<u8>| {
+        tus(&app, Method::POST, "/files")
+            .header("upload-length", "30")
+            .header("content-type", "application/offset+octet-stream")
+            .body(body)
+            .send()
+    };
+
+    // Act
+    let partial = create_with(data[..10].to_vec())
+        .await
+        .expect("POST with 10 bytes");
+    let whole = create_with(data.clone())
+        .await
+        .expect("POST with every byte");
+
+    // Assert
+    assert_eq!(partial.status(), 201);
+    assert_eq!(header(&partial, "upload-offset"), Some("10"));
+    assert!(header(&partial, "upload-expires").is_some());
+    let upload = super::location(&partial);
+    let rest = patch(&app, &upload, 10, data[10..].to_vec()).await;
+    assert_eq!(rest.status(), 204);
+    assert_eq!(whole.status(), 201);
+    assert_eq!(header(&whole, "upload-offset"), Some("30"));
+    let location = header(&whole, "x-object-location").expect("X-Object-Location");
+    let stored = reqwest::get(location).await.expect("GET location");
+    assert!(stored.bytes().await.expect("object") == data);
+    // Two objects and two records.
+    app.assert_bucket_holds(4).await;
+}

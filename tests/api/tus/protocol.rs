@@ -24,7 +24,7 @@ async fn options_advertises_version_extensions_and_max_size_without_a_token() {
     assert_eq!(header(&response, "tus-version"), Some("1.0.0"));
     assert_eq!(
         header(&response, "tus-extension"),
-        Some("creation,creation-defer-length,termination,checksum,expiration")
+        Some("creation,creation-with-upload,creation-defer-length,termination,checksum,expiration")
     );
     assert_eq!(
         header(&response, "tus-checksum-algorithm"),
