@@ -19,7 +19,7 @@ pub const MAX_PART_NUMBER: u32 = 10_000;
 
 /// An upload's id: a UUID v7 in its simple form (32 lowercase hex digits), as in `/files/<id>`. It is
 /// unguessable and carries nothing else (not the multipart upload id).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct UploadId(String);
 

@@ -12,6 +12,8 @@
 //!   `parts.rs` makes its store requests.
 //! - [`kind`]: the stored type, recorded once the route judged the first bytes.
 //! - [`terminate`]: an upload removed at its client's request (tombstone, abort, segments, record).
+//! - [`sweep`]: expired uploads removed the same way, by a pass the server runs periodically and `clean
+//!   --expired-uploads` runs once; the listing `check` shows.
 
 pub mod append;
 mod attempt;
@@ -22,6 +24,7 @@ pub mod info;
 mod input;
 pub mod kind;
 mod parts;
+pub mod sweep;
 pub mod terminate;
 
 pub use append::{AppendError, Appended, Resumable};

@@ -20,6 +20,17 @@ impl InfoStore {
     /// Terminates upload `id`. [`CasError::NotFound`] when there is no such upload, or it was terminated
     /// already (what such a termination had left is removed first).
     pub async fn terminate(&self, id: &UploadId) -> Result<(), CasError> {
+        self.terminate_if(id, |_| true).await.map(|_| ())
+    }
+
+    /// Terminates upload `id` if its current record meets `condition` (checked on each read, so a request
+    /// that renewed the upload meanwhile wins); returns the record as it was, or `None` when `condition` no
+    /// longer holds. A tombstone is finished whatever `condition` says, and is [`CasError::NotFound`].
+    pub(super) async fn terminate_if(
+        &self,
+        id: &UploadId,
+        condition: impl Fn(&Info) -> bool,
+    ) -> Result<Option<Info>, CasError> {
         let attempt = Uuid::new_v4().simple().to_string();
         let mut tries = 0;
         let info = loop {
@@ -27,6 +38,9 @@ impl InfoStore {
             if info.state == State::Terminated {
                 self.remove(&info).await?;
                 return Err(CasError::NotFound);
+            }
+            if !condition(&info) {
+                return Ok(None);
             }
             let mut tombstone = info.clone();
             tombstone.state = State::Terminated;
@@ -39,7 +53,8 @@ impl InfoStore {
                 Err(err) => return Err(err),
             }
         };
-        self.remove(&info).await
+        self.remove(&info).await?;
+        Ok(Some(info))
     }
 
     /// Removes what upload `info` holds in the bucket, then its record. `info` is the record as it was before
@@ -58,7 +73,7 @@ impl InfoStore {
     }
 
     /// Aborts a multipart upload; one that is gone already (aborted by an earlier try) is fine.
-    async fn abort(&self, key: &str, upload_id: &str) -> Result<(), StoreError> {
+    pub(super) async fn abort(&self, key: &str, upload_id: &str) -> Result<(), StoreError> {
         match self
             .client()
             .abort_multipart_upload()
@@ -75,7 +90,7 @@ impl InfoStore {
     }
 
     /// DeleteObject (deleting a key that is not there succeeds on S3).
-    async fn delete_object(&self, key: &str) -> Result<(), StoreError> {
+    pub(super) async fn delete_object(&self, key: &str) -> Result<(), StoreError> {
         self.client()
             .delete_object()
             .bucket(self.bucket())
