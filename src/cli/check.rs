@@ -15,6 +15,7 @@ use super::diagnose::{Diagnosis, diagnose_store_error, diagnose_upload_error};
 use super::lifecycle::lifecycle_step;
 use super::multipart::{Incomplete, Listing, abort_uploads, list_incomplete_uploads};
 use super::public_url::{anonymous_get, diagnose_anonymous_get, explain_forbidden};
+use super::resumable::resumable_step;
 use super::target::{Setup, Target};
 use super::{CHECK_PREFIX, CheckArgs, Printer, Report, Status, steps, timed};
 
@@ -87,6 +88,7 @@ pub async fn check(
                 None,
             )?;
             multipart_steps(&mut p, &target, args).await?;
+            resumable_step(&mut p, &target).await?;
             return Ok(p.report);
         }
         Err(timeout) => {
@@ -94,6 +96,7 @@ pub async fn check(
             // The object may have been written after all: remove it.
             remove_test_object(&mut p, &target, &key).await?;
             multipart_steps(&mut p, &target, args).await?;
+            resumable_step(&mut p, &target).await?;
             return Ok(p.report);
         }
     }
@@ -142,6 +145,9 @@ pub async fn check(
 
     // 5. Incomplete multipart uploads, and the lifecycle rule that cleans them up.
     multipart_steps(&mut p, &target, args).await?;
+
+    // 6. Resumable uploads: how many, and the expired ones the server has not removed yet.
+    resumable_step(&mut p, &target).await?;
     Ok(p.report)
 }
 
@@ -162,6 +168,7 @@ fn skip_rest(mut p: Printer<'_>) -> anyhow::Result<Report> {
         steps::PUBLIC_URL,
         steps::MULTIPART,
         steps::LIFECYCLE,
+        steps::RESUMABLE,
     ] {
         p.step(
             name,

@@ -12,7 +12,8 @@
 //!   request of it (within the step timeout, its failure diagnosed).
 //! - `check`: the `check` command; `multipart` and `lifecycle`: its incomplete-upload and lifecycle steps
 //!   (`clean` aborts incomplete uploads too).
-//! - `clean`: the `clean` command.
+//! - `clean`: the `clean` command; `objects`: the objects under a prefix, counted and deleted.
+//! - `resumable`: resumable uploads: `check`'s listing, `clean --expired-uploads`, and the aborts before `clean`.
 //! - `diagnose`: what a store's error means and what to change; `public_url`: the anonymous GET of a returned
 //!   URL and why it failed.
 
@@ -21,7 +22,9 @@ mod clean;
 mod diagnose;
 mod lifecycle;
 mod multipart;
+mod objects;
 mod public_url;
+mod resumable;
 mod target;
 
 use std::io::Write;
@@ -112,6 +115,10 @@ pub struct CleanArgs {
     /// Confirm without asking, for scripts: must be the configured bucket's name.
     #[arg(long, value_name = "BUCKET")]
     pub yes: Option<String>,
+    /// Only remove the expired resumable (tus) uploads, as the server's sweeper does, and print them; nothing
+    /// else is deleted, so it asks no confirmation.
+    #[arg(long, conflicts_with_all = ["delete_bucket", "all", "yes"])]
+    pub expired_uploads: bool,
 }
 
 /// Runs `check` or `clean` on stdin and stdout; `serve` is the binary's business. Returns the exit code.
@@ -190,6 +197,8 @@ pub mod steps {
     pub const REMOVE: &str = "test object removed";
     pub const MULTIPART: &str = "incomplete multipart uploads";
     pub const LIFECYCLE: &str = "lifecycle rule";
+    pub const RESUMABLE: &str = "resumable uploads";
+    pub const EXPIRED: &str = "expired uploads removed";
 }
 
 struct Printer<'a> {
@@ -290,5 +299,16 @@ mod tests {
             cli.command,
             Some(Command::Check(CheckArgs { all: true, .. }))
         ));
+        // --expired-uploads removes only what the server would: nothing to confirm, nothing wider.
+        let cli = Cli::try_parse_from(["s3-upload-server", "clean", "--expired-uploads"]).unwrap();
+        let Some(Command::Clean(args)) = cli.command else {
+            panic!("expected clean");
+        };
+        assert!(args.expired_uploads && !args.delete_bucket && !args.all && args.yes.is_none());
+        for other in [&["--all"][..], &["--delete-bucket"], &["--yes", "b"]] {
+            let mut line = vec!["s3-upload-server", "clean", "--expired-uploads"];
+            line.extend_from_slice(other);
+            assert!(Cli::try_parse_from(&line).is_err(), "{line:?}");
+        }
     }
 }

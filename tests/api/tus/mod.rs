@@ -3,6 +3,7 @@
 
 mod complete;
 mod creation;
+mod expiry;
 mod patch;
 mod protocol;
 mod termination;
