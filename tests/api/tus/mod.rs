@@ -2,6 +2,7 @@
 //! upload stands, bytes (PATCH), completed uploads, termination.
 
 mod complete;
+mod copies;
 mod creation;
 mod expiry;
 mod patch;
