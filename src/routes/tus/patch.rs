@@ -3,9 +3,12 @@
 //! The headers are judged before any of the body is read (415, 400, 413). The body then takes one of the
 //! `MAX_UPLOADS` slots and is read in its own task, as `POST /upload` reads its files, through the same bounds
 //! (`BODY_READ_TIMEOUT_SECS`, `BODY_MIN_BYTES_PER_SEC`, shutdown): a client that disconnects cannot stop the
-//! append half way, and what arrived before a body broke is kept (the answer is then the body's error).
+//! append half way, and what arrived before a body broke is kept (the answer is then the body's error). When the
+//! server begins to stop, a PATCH stops reading at once, keeps what arrived and answers 503 `SHUTTING_DOWN`.
 
 use axum::body::Body;
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt as _};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tracing::Instrument as _;
@@ -14,6 +17,7 @@ use super::headers::{UPLOAD_LENGTH, UPLOAD_OFFSET, format_expires, parse_length,
 use super::status::UPLOAD_EXPIRES;
 use super::{completed, sniff};
 use crate::error::{AppError, FileError};
+use crate::lifecycle::Lifecycle;
 use crate::routes::upload::body::{BodyLimits, SharedBody};
 use crate::routes::upload::{DRAIN_BYTES, DRAIN_TIME, upload_slot};
 use crate::state::AppState;
@@ -153,7 +157,8 @@ pub(super) async fn append(
                 idle: state.config.upload.body_read_timeout,
                 min_rate: state.config.upload.body_min_rate,
             };
-            let stream = Box::pin(body.clone().octets(limits, state.lifecycle.clone()));
+            let octets = body.clone().octets(limits, state.lifecycle.clone());
+            let stream = Box::pin(until_stopping(Box::pin(octets), state.lifecycle.clone()));
             let result = match sniff::judge(&state, &id, request.offset, stream).await {
                 Ok(stream) => {
                     let prefix = state.config.upload.key_prefix.clone();
@@ -194,6 +199,29 @@ pub(super) async fn append(
                 anyhow::Error::new(err).context("tus append task"),
             ),
         ))
+    })
+}
+
+/// The body, ended by 503 `SHUTTING_DOWN` as soon as the server begins to stop: what arrived is saved at once
+/// (whole parts and a segment, committed within the grace period) and the client resumes on another copy or
+/// after the restart, instead of holding the shutdown for as long as its body lasts.
+fn until_stopping<S>(
+    body: S,
+    lifecycle: Lifecycle,
+) -> impl Stream<Item = Result<Bytes, AppError>> + Send + 'static
+where
+    S: Stream<Item = Result<Bytes, AppError>> + Send + Unpin + 'static,
+{
+    futures_util::stream::unfold(Some((body, lifecycle)), |reading| async move {
+        let (mut body, lifecycle) = reading?;
+        tokio::select! {
+            biased;
+            () = lifecycle.stopping() => Some((Err(AppError::ShuttingDown), None)),
+            item = body.next() => {
+                let item = item?;
+                Some((item, Some((body, lifecycle))))
+            }
+        }
     })
 }
 

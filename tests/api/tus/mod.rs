@@ -7,6 +7,7 @@ mod creation;
 mod expiry;
 mod patch;
 mod protocol;
+mod restart;
 mod termination;
 mod types;
 
