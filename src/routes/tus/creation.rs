@@ -89,7 +89,8 @@ pub(super) async fn create(
         [(header::LOCATION, location), (UPLOAD_EXPIRES, expires)],
     )
         .into_response();
-    if with_body {
+    // An empty file is complete once created: it is stored now (tus-js-client sends no PATCH for it).
+    if with_body || length == Some(0) {
         let first = Patch {
             offset: 0,
             length: None,

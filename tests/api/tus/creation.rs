@@ -258,3 +258,34 @@ async fn a_korean_name_is_kept_in_the_key_as_post_upload_keeps_it() {
     assert_eq!(state_keys(&other).await.len(), 1);
     other.assert_bucket_holds(1).await;
 }
+
+#[tokio::test]
+async fn an_empty_file_is_stored_when_created() {
+    // Arrange
+    let app = spawn_app().await;
+
+    // Act: tus-js-client creates an empty file and sends no PATCH.
+    let created = tus(&app, Method::POST, "/files/")
+        .header("upload-length", 0)
+        .header("upload-metadata", metadata(&[("filename", "빈 파일.txt")]))
+        .send()
+        .await
+        .expect("POST /files/");
+
+    // Assert: complete at once, the object stored and described as POST /upload describes an empty file.
+    assert_eq!(created.status(), 201);
+    assert_eq!(header(&created, "upload-offset"), Some("0"));
+    let object = header(&created, "x-object-location")
+        .expect("X-Object-Location")
+        .to_owned();
+    let path = location(&created);
+    let described = tus(&app, Method::GET, &path).send().await.expect("GET");
+    assert_eq!(described.status(), 200);
+    let described: serde_json::Value = described.json().await.expect("JSON");
+    assert_eq!(described["size"].as_u64(), Some(0));
+    assert_eq!(described["originalname"].as_str(), Some("빈 파일.txt"));
+    assert_eq!(described["location"].as_str(), Some(object.as_str()));
+    let key = described["key"].as_str().expect("key");
+    assert!(app.object_bytes(key).await.is_empty());
+    assert_eq!(state_keys(&app).await.len(), 1, "only the record is kept");
+}
