@@ -1,6 +1,7 @@
 //! `check`: is the configured bucket set up the way the seed course sets it up, and can the server's own client
 //! use it?
 
+use std::fmt::Write as _;
 use std::io::Write;
 use std::time::SystemTime;
 
@@ -269,21 +270,42 @@ async fn multipart_steps(
                     .map(|u| format!("{}  {}  {}", u.key, u.upload_id, u.initiated)),
             );
             if args.abort_incomplete {
-                let chosen: Vec<&Incomplete> = uploads.iter().filter(|u| old_enough(u)).collect();
-                let (aborted, failures) = abort_uploads(target, &chosen).await;
-                let kept = uploads.len() - chosen.len();
-                let detail = format!(
-                    "{} found{scope}, {aborted} aborted{}",
-                    uploads.len(),
-                    if kept > 0 {
-                        format!(
-                            ", {kept} younger than {} minutes left alone",
-                            args.older_than_mins
-                        )
-                    } else {
-                        String::new()
+                // A resumable upload's multipart upload is never aborted here, however old: its client may
+                // resume it; the server's sweep (or `clean --expired-uploads`) removes it once it expires.
+                let live = match super::resumable::live_multipart_ids(target).await {
+                    Ok(live) => live,
+                    Err(diagnosis) => {
+                        let detail = format!(
+                            "{} found{scope}, none aborted: the resumable uploads' records cannot be read ({})",
+                            uploads.len(),
+                            diagnosis.detail
+                        );
+                        p.step(steps::MULTIPART, Status::Fail, detail, Some(diagnosis.hint))?;
+                        return lifecycle_step(p, target, args.add_lifecycle_rule).await;
                     }
-                );
+                };
+                let resumable = |u: &Incomplete| live.contains(&u.upload_id);
+                let chosen: Vec<&Incomplete> = uploads
+                    .iter()
+                    .filter(|u| old_enough(u) && !resumable(u))
+                    .collect();
+                let (aborted, failures) = abort_uploads(target, &chosen).await;
+                let in_progress = uploads.iter().filter(|u| resumable(u)).count();
+                let young = uploads.len() - chosen.len() - in_progress;
+                let mut detail = format!("{} found{scope}, {aborted} aborted", uploads.len());
+                if young > 0 {
+                    let _ = write!(
+                        detail,
+                        ", {young} younger than {} minutes left alone",
+                        args.older_than_mins
+                    );
+                }
+                if in_progress > 0 {
+                    let _ = write!(
+                        detail,
+                        ", {in_progress} of resumable uploads in progress left alone"
+                    );
+                }
                 match failures.into_iter().next() {
                     None => p.step(
                         steps::MULTIPART,

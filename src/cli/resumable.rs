@@ -2,14 +2,16 @@
 //! sweep pass, run once), and the multipart uploads their records name, aborted before `clean` deletes the
 //! records (the embedded store cannot list multipart uploads, so nothing else would find them).
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use crate::config::Config;
 use crate::storage::resumable::cas::InfoStore;
 use crate::storage::resumable::create::unix_now;
 use crate::storage::resumable::info::Info;
+use crate::storage::resumable::sweep::is_expired;
 
-use super::diagnose::diagnose_store_error;
+use super::diagnose::{Diagnosis, diagnose_store_error};
 use super::target::Target;
 use super::{Printer, Status, steps};
 
@@ -154,6 +156,24 @@ pub(super) async fn abort_recorded_uploads(
         )?;
     }
     Ok(true)
+}
+
+/// The multipart upload ids of the resumable uploads not expired yet: `check --abort-incomplete` must leave them,
+/// however old (a resumable upload's multipart upload lives as long as its client keeps sending). `Err` when the
+/// records cannot be read (then nothing may be aborted: any upload could be one of them).
+pub(super) async fn live_multipart_ids(target: &Target) -> Result<HashSet<String>, Diagnosis> {
+    let listing = records(target)
+        .list_uploads()
+        .await
+        .map_err(|err| diagnose_store_error(&err, "ListObjectsV2", target.context()))?;
+    let now = unix_now();
+    Ok(listing
+        .uploads
+        .iter()
+        .filter(|info| !is_expired(info, now))
+        .filter_map(|info| info.multipart.as_ref())
+        .map(|multipart| multipart.upload_id.clone())
+        .collect())
 }
 
 /// `<id> `<key>` <offset>/<length> bytes, last activity <n> s ago`.

@@ -7,10 +7,10 @@
 //! server begins to stop, a PATCH stops reading at once, keeps what arrived and answers 503 `SHUTTING_DOWN`.
 
 use axum::body::Body;
-use bytes::Bytes;
-use futures_util::{Stream, StreamExt as _};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt as _};
 use tracing::Instrument as _;
 
 use super::headers::{UPLOAD_LENGTH, UPLOAD_OFFSET, format_expires, parse_length, parse_offset};

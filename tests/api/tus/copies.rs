@@ -66,7 +66,10 @@ async fn an_upload_begun_on_one_copy_is_finished_on_another() {
     assert_eq!(described["originalname"].as_str(), Some("여행 사진.bin"));
     assert_eq!(described["size"].as_u64(), Some(data.len() as u64));
     let key = described["key"].as_str().expect("key");
-    assert!(first.object_bytes(key).await == data, "the stored bytes differ");
+    assert!(
+        first.object_bytes(key).await == data,
+        "the stored bytes differ"
+    );
     assert!(first.pending_multipart_uploads().await.is_empty());
     assert_eq!(state_keys(&first).await.len(), 1, "only the record is kept");
 }
@@ -125,5 +128,9 @@ async fn two_patches_racing_at_one_offset_count_once_and_the_upload_stays_whole(
         "the object is the winner's bytes and the rest, nothing of the loser's"
     );
     assert!(first.pending_multipart_uploads().await.is_empty());
-    assert_eq!(state_keys(&first).await.len(), 1, "the loser's tail is gone");
+    assert_eq!(
+        state_keys(&first).await.len(),
+        1,
+        "the loser's tail is gone"
+    );
 }

@@ -128,3 +128,50 @@ async fn clean_aborts_the_multipart_uploads_of_resumable_uploads_before_deleting
     );
     app.assert_bucket_holds(0).await;
 }
+
+#[tokio::test]
+#[ignore = "needs moto (s3s-fs 0.14.1 cannot list multipart uploads): scripts/test runs it against moto"]
+async fn check_abort_incomplete_leaves_the_multipart_uploads_of_resumable_uploads_in_progress() {
+    // Arrange: a resumable upload holding a part, and an abandoned multipart upload beside it.
+    crate::helpers::needs_moto();
+    let app = spawn_app_with(&[("UPLOAD_PART_SIZE", MIN_PART_SIZE)]).await;
+    let path = upload_with_a_part(&app).await;
+    let abandoned = app
+        .s3
+        .create_multipart_upload()
+        .bucket(&app.bucket)
+        .key("abandoned.bin")
+        .send()
+        .await
+        .expect("create multipart upload");
+
+    // Act: abort every incomplete multipart upload, however young.
+    let args = CheckArgs {
+        abort_incomplete: true,
+        older_than_mins: 0,
+        ..CheckArgs::default()
+    };
+    let (_, out) = run_check(config_for(&app, &[]), &args).await;
+
+    // Assert: the abandoned one is gone; the resumable upload's is kept and the upload still completes.
+    assert!(
+        out.contains("2 found, 1 aborted, 1 of resumable uploads in progress left alone"),
+        "{out}"
+    );
+    let pending = app.pending_multipart_uploads().await;
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    assert!(
+        !pending
+            .iter()
+            .any(|u| u.contains(abandoned.upload_id().unwrap_or("?")))
+    );
+    let rest = patch(
+        &app,
+        &path,
+        5 * MIB + 10,
+        pattern(6 * MIB)[5 * MIB + 10..].to_vec(),
+    )
+    .await;
+    assert_eq!(rest.status(), 204, "the upload completes after the check");
+    assert!(app.pending_multipart_uploads().await.is_empty());
+}
