@@ -323,13 +323,14 @@ async fn multipart_steps(
             } else {
                 lines.push(format!(
                     "their parts are billed until aborted: `check --abort-incomplete` aborts those{scope} older \
-                     than {} minutes{}; `check --add-lifecycle-rule` makes S3 do it after 1 day",
+                     than {} minutes{}; `check --add-lifecycle-rule` makes S3 do it after {} days",
                     args.older_than_mins,
                     if prefix.is_empty() {
                         ""
                     } else {
                         " (with --all, in the whole bucket)"
-                    }
+                    },
+                    super::lifecycle::rule_days(target.config.resumable_expiry)
                 ));
                 p.step(
                     steps::MULTIPART,

@@ -37,7 +37,7 @@ use crate::config::Config;
 pub use check::check;
 pub use clean::clean;
 pub use diagnose::{Diagnosis, diagnose_sdk, diagnose_store_error};
-pub use lifecycle::merged_lifecycle;
+pub use lifecycle::{merged_lifecycle, rule_days};
 pub use public_url::{HttpAnswer, diagnose_anonymous_get, public_read_policy};
 pub use target::Setup;
 
@@ -82,7 +82,7 @@ pub struct CheckArgs {
     /// running server is still writing are left alone.
     #[arg(long, value_name = "MINUTES", default_value_t = 60)]
     pub older_than_mins: u64,
-    /// Add a lifecycle rule that aborts incomplete multipart uploads after 1 day (existing rules are kept).
+    /// Add a lifecycle rule that aborts incomplete multipart uploads after 1 day plus RESUMABLE_EXPIRY_SECS in days (existing rules are kept).
     #[arg(long)]
     pub add_lifecycle_rule: bool,
     /// List (and with --abort-incomplete abort) incomplete multipart uploads in the whole bucket, not only under

@@ -266,7 +266,15 @@ async fn check_adds_the_lifecycle_rule_and_keeps_existing_rules() {
     // Run again: the rule is found, not added twice.
     let (report, out) = run_check(config_for(&app, &[]), &args).await;
     assert!(report.passed(), "{out}");
-    assert!(out.contains("after 1 day(s)"), "{out}");
+    assert!(out.contains("after 2 day(s)"), "{out}");
+    // A rule shorter than a resumable upload may sit idle is a `!` that says why.
+    let (report, out) = run_check(
+        config_for(&app, &[("RESUMABLE_EXPIRY_SECS", "259200")]),
+        &CheckArgs::default(),
+    )
+    .await;
+    assert_eq!(status(&report, steps::LIFECYCLE), Status::Warn, "{out}");
+    assert!(out.contains("4 day(s) or more keeps them"), "{out}");
 }
 
 #[tokio::test]
