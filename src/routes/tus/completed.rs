@@ -39,7 +39,7 @@ pub(super) async fn repeated(
     id: &UploadId,
     offset: u64,
 ) -> Result<Response, AppError> {
-    let (info, _) = info_store(state).read(id).await?;
+    let info = super::recovered(state, id).await?;
     match info.state {
         State::Completed if info.offset == offset => {
             let location = header_location(state, &info).await?;
@@ -57,7 +57,11 @@ pub(super) async fn repeated(
         }),
         State::Failed => Err(failed(&info)),
         State::Completing => Err(AppError::UploadLocked),
-        State::Receiving | State::Terminated => Err(AppError::UploadNotFound),
+        // A whole file whose completion failed takes its last bytes again (recover.rs): from where it stands.
+        State::Receiving => Err(AppError::OffsetMismatch {
+            offset: info.offset,
+        }),
+        State::Terminated => Err(AppError::UploadNotFound),
     }
 }
 

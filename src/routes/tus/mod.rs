@@ -34,8 +34,9 @@ use axum::routing::any;
 use super::auth;
 use crate::error::AppError;
 use crate::state::AppState;
+use crate::storage::resumable::Resumable;
 use crate::storage::resumable::cas::InfoStore;
-use crate::storage::resumable::info::UploadId;
+use crate::storage::resumable::info::{Info, UploadId};
 
 /// The only protocol version this server speaks.
 pub const TUS_VERSION: &str = "1.0.0";
@@ -196,6 +197,12 @@ async fn common_headers(mut response: Response) -> Response {
 }
 
 /// The records of this app's uploads.
+/// The record of upload `id`; a completion left half done is finished first (storage::resumable::recover).
+async fn recovered(state: &AppState, id: &UploadId) -> Result<Info, AppError> {
+    let resumable = Resumable::new(&state.uploader, state.config.upload.key_prefix.clone());
+    Ok(resumable.recover(id).await?)
+}
+
 fn info_store(state: &AppState) -> InfoStore {
     InfoStore::new(
         state.bucket.client().clone(),

@@ -62,7 +62,7 @@ pub(super) async fn patch(
     match append(state, id.clone(), request, body).await {
         Ok(appended) => answer(state, &id, appended).await,
         Err(AppendError::NotReceiving {
-            state: State::Completed | State::Failed,
+            state: State::Completed | State::Failed | State::Completing,
         }) => completed::repeated(state, &id, offset).await,
         Err(err) => match AppError::from(err) {
             // The answer names the refused file, as POST /upload's does.

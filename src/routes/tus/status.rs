@@ -1,7 +1,8 @@
 //! `HEAD`, `GET` and `DELETE /files/<id>`: where an upload stands (design 1.4, 1.7), and its termination (1.6).
 //!
 //! A completed upload answers with its object (`X-Object-Location`; `GET`: `POST /upload`'s description); one
-//! being completed is 423 `UPLOAD_LOCKED` (no waiting yet), a failed one its failure (409 `FILE_EXISTS`).
+//! being completed is 423 `UPLOAD_LOCKED` (no waiting yet), a failed one its failure (409 `FILE_EXISTS`). A
+//! completion left half done (the store failed it, a server stopped) is finished first.
 
 use axum::Json;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
@@ -11,7 +12,7 @@ use serde::Serialize;
 use super::creation::UPLOAD_METADATA;
 use super::headers::format_expires;
 use super::patch::OBJECT_LOCATION;
-use super::{completed, info_store};
+use super::{completed, info_store, recovered};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::storage::resumable::create::unix_now;
@@ -90,13 +91,13 @@ struct Progress<'a> {
 
 /// The record of an upload that is taking bytes or completed; terminated and expired uploads are not found.
 async fn current(state: &AppState, id: &UploadId) -> Result<Info, AppError> {
-    let (info, _) = info_store(state).read(id).await?;
+    let info = recovered(state, id).await?;
     match info.state {
         State::Receiving if info.expires_at > unix_now() => Ok(info),
         State::Completed => Ok(info),
         // Expired: the sweeper removes it; until then it is gone for its client too.
         State::Receiving | State::Terminated => Err(AppError::UploadNotFound),
-        // Being completed by another request (recovery and waiting come later, design 2.8).
+        // Being completed by another request right now.
         State::Completing => Err(AppError::UploadLocked),
         State::Failed => Err(completed::failed(&info)),
     }

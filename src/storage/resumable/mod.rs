@@ -11,6 +11,8 @@
 //!   runs one claimed append (`attempt/finish.rs`: its completion), `input.rs` reads the segments and the body,
 //!   `parts.rs` makes its store requests.
 //! - [`kind`]: the stored type, recorded once the route judged the first bytes.
+//! - [`recover`]: a completion left half done (the store failed it, the server stopped) finished by the next
+//!   request that looks at the upload.
 //! - [`terminate`]: an upload removed at its client's request (tombstone, abort, segments, record).
 //! - [`sweep`]: expired uploads removed the same way, by a pass the server runs periodically and `clean
 //!   --expired-uploads` runs once; the listing `check` shows.
@@ -24,6 +26,7 @@ pub mod info;
 mod input;
 pub mod kind;
 mod parts;
+pub mod recover;
 pub mod sweep;
 pub mod terminate;
 

@@ -7,6 +7,7 @@ mod creation;
 mod expiry;
 mod patch;
 mod protocol;
+mod recovery;
 mod restart;
 mod termination;
 mod types;

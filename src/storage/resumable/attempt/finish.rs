@@ -1,4 +1,5 @@
-//! The end of an append that received the upload's last byte (design 2.8, without recovery yet): the record
+//! The end of an append that received the upload's last byte (design 2.8; `recover.rs` finishes one that
+//! failed half way): the record
 //! says `completing` with every part listed, the multipart upload is completed (or the small file put), then
 //! the record says `completed` with the stored object.
 
@@ -58,7 +59,17 @@ impl Attempt<'_> {
                 self.fail_exists(&key).await;
                 return Err(AppendError::Upload(UploadError::Exists { key }));
             }
-            Err(err) => return Err(err.into()),
+            Err(err) => {
+                // The record stays `completing`, its claim let go: the next request that looks at the upload
+                // finishes the completion, or takes the last bytes again (recover.rs).
+                let mut next = self.info.clone();
+                next.claim = None;
+                if let Err(halt) = self.write(next).await {
+                    tracing::warn!(key = %spec.key, "could not let a failed completion go");
+                    let _ = halt.answer::<()>();
+                }
+                return Err(err.into());
+            }
         };
         let object = info::StoredObject {
             etag: stored.etag.unwrap_or_default(),
