@@ -51,6 +51,7 @@ const APP_JS: &str = concat!(
     include_str!("../../static/js/cards.js"),
     include_str!("../../static/js/queue.js"),
     include_str!("../../static/js/upload.js"),
+    include_str!("../../static/js/tus.js"),
     include_str!("../../static/js/result.js"),
     include_str!("../../static/js/input.js"),
     include_str!("../../static/js/url-test.js"),
