@@ -2,7 +2,7 @@
 // through tus (/files/, PATCHes of one 5 MiB part), never POST /upload, and is stored byte for byte; a reload
 // of the page half way, then the same file chosen again, resumes from the server's offset (the progress bar
 // starts there and the card says so); a connection dropped during a PATCH (Chromium's network emulation
-// going offline) is retried after HEAD tells where the server stopped.
+// going offline) is retried after HEAD tells where the server stopped; a cancelled one is DELETEd.
 //
 // Requests are watched from the test (playwright's request events), uploads slowed with Chromium's upload
 // throttling, and every wait is for a condition, bounded by the context's timeout.
@@ -178,6 +178,7 @@ export async function resumableSteps(run) {
       assertEqual(firstPatch.path, uploadUrl, 'the same upload goes on');
       const offset = await offsetOf(firstPatch);
       assert(offset >= PART, `the first PATCH after the reload starts past the stored part: Upload-Offset ${offset}`);
+      console.log(`     resumed after the reload at Upload-Offset ${offset} of ${SIZE}`);
       const seen = await page.evaluate(() => window.progressSeen);
       const firstShown = seen.find((v) => v > 0);
       assert(firstShown >= Math.floor((offset / SIZE) * 100), `the bar starts at the resumed offset (${offset} B): ${seen.join(', ')}`);
@@ -215,9 +216,35 @@ export async function resumableSteps(run) {
       const resumedPatch = next.find((e) => e.method === 'PATCH');
       const offset = await offsetOf(resumedPatch);
       assert(offset >= PART, `the PATCH after the drop starts past the stored part: Upload-Offset ${offset}`);
+      console.log(`     resumed after the drop at Upload-Offset ${offset} of ${SIZE}`);
       assert(!(await item.getByTestId('file-message').isVisible()), 'no error shown');
       await item.getByTestId('copy-url').waitFor();
       await assertStored(item, file.buffer, 'upload after a dropped connection');
+    });
+
+    await check('cancelling a tus upload half way ends it on the server (DELETE) and forgets it', async () => {
+      const file = onDisk('취소할 큰 파일.bin', 4);
+      await throttle(cdp, SLOW);
+      const from = log.length;
+      try {
+        await page.getByTestId('file-input').setInputFiles(file.path);
+        const item = card(page, file.name);
+        await until('the first PATCH to start', () => tusRequests(from).some((e) => e.method === 'PATCH'));
+        const uploadUrl = tusRequests(from).find((e) => e.method === 'PATCH').path;
+        await item.getByTestId('cancel').click();
+        await waitForState(item, 'error');
+        assertEqual(await item.getByTestId('error-code').textContent(), 'ABORTED', 'cancelled');
+        await until('the DELETE to be answered', () => tusRequests(from).some((e) => e.method === 'DELETE' && e.status !== null));
+        const deleted = tusRequests(from).find((e) => e.method === 'DELETE');
+        assertEqual(deleted.path, uploadUrl, 'the upload ended');
+        assertEqual(deleted.status, 204, 'DELETE answered');
+        assertEqual((await storedKeys()).length, 0, 'localStorage entries left after cancelling');
+        const gone = await fetch(`${resumableBase}${uploadUrl}`, { method: 'HEAD', headers: { 'Tus-Resumable': '1.0.0' } });
+        assertEqual(gone.status, 404, 'HEAD of the cancelled upload');
+        await item.getByTestId('remove').click();
+      } finally {
+        await throttle(cdp, -1);
+      }
     });
   } finally {
     await throttle(cdp, -1).catch(() => {});
