@@ -160,8 +160,12 @@ async function sendTus(item) {
     const stored = await withRetries(item, () => resumeStored(item));
     if (!stored) await withRetries(item, () => create(item));
     await withRetries(item, () => patchToEnd(item));
-    const xhr = await withRetries(item, () => tusRequest(item, 'GET', item.tus.url));
-    if (xhr.status !== 200) throw answerFailure(xhr);
+    // The stored file, described as POST /upload describes one (423 while the server completes it: retried).
+    const xhr = await withRetries(item, async () => {
+      const answer = await tusRequest(item, 'GET', item.tus.url);
+      if (answer.status !== 200) throw answerFailure(answer);
+      return answer;
+    });
     const described = JSON.parse(xhr.responseText);
     if (!described || !described.location) throw new TusFailure({ status: xhr.status, code: 'BAD_RESPONSE', message: 'No location in the answer.' });
     forgetUpload(item.file);
