@@ -26,6 +26,28 @@ pub(super) fn resumable_expiry(seconds: u64) -> Result<Duration, ConfigError> {
     Ok(Duration::from_secs(seconds))
 }
 
+/// `RESUMABLE_THRESHOLD` (`set`: the value given, if any): `0` is off; a value given above `MAX_FILE_SIZE` is
+/// refused (no file the server accepts could reach it, which is surely not what was meant), while the default
+/// above a small `MAX_FILE_SIZE` quietly means off.
+pub(super) fn resumable_threshold(
+    set: Option<u64>,
+    max_file_size: u64,
+) -> Result<Option<u64>, ConfigError> {
+    match set {
+        Some(0) => Ok(None),
+        Some(threshold) if threshold > max_file_size => Err(invalid(
+            "RESUMABLE_THRESHOLD",
+            &threshold.to_string(),
+            &format!(
+                "no file reaches it: files are at most MAX_FILE_SIZE = {max_file_size} bytes; set it at most \
+                 that, or 0 for the page never to use resumable uploads"
+            ),
+        )),
+        Some(threshold) => Ok(Some(threshold)),
+        None => Ok(Some(DEFAULT_RESUMABLE_THRESHOLD).filter(|t| *t <= max_file_size)),
+    }
+}
+
 /// `KEY_PREFIX` becomes the start of every key: it must be a plain relative path (no empty, `.` or `..`
 /// segment, no backslash or control character) and leave room for the rest of the key in the store.
 pub(super) fn check_key_prefix(

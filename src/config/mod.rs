@@ -51,6 +51,12 @@ pub struct Config {
     /// `RESUMABLE_EXPIRY_SECS`: how long a resumable (tus) upload is kept after its creation or its last
     /// received bytes, as its `Upload-Expires` says; 1 second to 30 days. Default 86400 (a day).
     pub resumable_expiry: Duration,
+    /// `RESUMABLE_THRESHOLD`: the size, in bytes, from which the page sends a file through tus (`/files/`)
+    /// instead of `POST /upload`, so that a dropped connection or a reload resumes it. `0` turns this off (the
+    /// page never uses tus; `/files/` still serves other clients). Default 16 MiB (16777216); when set, at most
+    /// `MAX_FILE_SIZE` (above it no file could reach it). `None` when off, or when the default is above
+    /// `MAX_FILE_SIZE`.
+    pub resumable_threshold: Option<u64>,
 }
 
 /// Who may upload.
@@ -108,6 +114,9 @@ pub const EMBEDDED_MAX_KEY_BYTES: usize = 128;
 
 /// The longest a resumable upload may wait for its next bytes (`RESUMABLE_EXPIRY_SECS`): 30 days.
 pub const MAX_RESUMABLE_EXPIRY_SECS: u64 = 30 * 24 * 3600;
+
+/// `RESUMABLE_THRESHOLD`'s default: files from 16 MiB on go through tus.
+pub const DEFAULT_RESUMABLE_THRESHOLD: u64 = 16 * MIB;
 
 /// The longest a presigned URL may live (SigV4's limit).
 pub const MAX_PRESIGNED_TTL_SECS: u64 = 7 * 24 * 3600;

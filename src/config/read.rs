@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::checks::{budget_needed, check_key_prefix, resumable_expiry};
+use super::checks::{budget_needed, check_key_prefix, resumable_expiry, resumable_threshold};
 use super::*;
 
 impl Config {
@@ -23,6 +23,11 @@ impl Config {
         }
         let limits = limits(&env)?;
         let upload = upload(&env, &store, &limits)?;
+        let threshold = match env.get("RESUMABLE_THRESHOLD") {
+            None => None,
+            Some(_) => Some(env.parse("RESUMABLE_THRESHOLD", 0u64)?),
+        };
+        let resumable_threshold = resumable_threshold(threshold, upload.max_file_size)?;
         let log_format = match env.get("LOG_FORMAT").as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -43,6 +48,7 @@ impl Config {
             access: access(&env)?,
             url_mode: url_mode(&env)?,
             resumable_expiry: resumable_expiry(env.parse("RESUMABLE_EXPIRY_SECS", 86_400u64)?)?,
+            resumable_threshold,
         })
     }
 }
