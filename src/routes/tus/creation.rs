@@ -84,6 +84,7 @@ pub(super) async fn create(
     let expires = HeaderValue::try_from(format_expires(info.expires_at))
         .map_err(|err| AppError::Internal(anyhow::Error::new(err).context("Upload-Expires")))?;
     tracing::info!(id = %info.id, key = %crate::telemetry::Escaped(&info.key), "resumable upload created");
+    state.metrics.resumable_created();
     let mut response = (
         StatusCode::CREATED,
         [(header::LOCATION, location), (UPLOAD_EXPIRES, expires)],

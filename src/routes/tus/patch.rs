@@ -178,6 +178,12 @@ pub(super) async fn append(
                     offset: request.offset,
                 }),
             };
+            let kept = match &result {
+                Ok(Appended::Received { offset } | Appended::Completed { offset, .. })
+                | Err(AppendError::Source { offset, .. }) => offset.saturating_sub(request.offset),
+                _ => 0,
+            };
+            state.metrics.resumable_received(kept);
             let taken = matches!(
                 result,
                 Ok(Appended::Received { .. } | Appended::Completed { .. })

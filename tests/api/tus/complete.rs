@@ -167,3 +167,47 @@ async fn a_client_that_drops_mid_patch_keeps_what_arrived_and_resumes() {
     );
     app.assert_bucket_holds(2).await;
 }
+
+#[tokio::test]
+async fn metrics_count_resumable_uploads_their_bytes_and_the_stored_file() {
+    // Arrange
+    let app = spawn_app().await;
+    let data = pattern(300_000);
+
+    // Act: one upload in two PATCHes, and one PATCH at a wrong offset (kept nothing).
+    let upload = create(&app, data.len() as u64, "data.bin").await;
+    assert_eq!(
+        patch(&app, &upload, 0, data[..100_000].to_vec())
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(
+        patch(&app, &upload, 5, data[..10].to_vec()).await.status(),
+        409
+    );
+    assert_eq!(
+        patch(&app, &upload, 100_000, data[100_000..].to_vec())
+            .await
+            .status(),
+        204
+    );
+    let text = reqwest::get(app.url("/metrics"))
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("text");
+
+    // Assert
+    let series = |name: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.trim().parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("{name} in\n{text}"))
+    };
+    assert_eq!(series("resumable_uploads_created_total "), 1.0);
+    assert_eq!(series("resumable_bytes_received_total "), 300_000.0);
+    assert_eq!(series("upload_files_total "), 1.0);
+    assert_eq!(series("upload_bytes_total "), 300_000.0);
+    assert_eq!(series("http_errors_total{code=\"OFFSET_MISMATCH\"} "), 1.0);
+}
