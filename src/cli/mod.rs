@@ -19,6 +19,7 @@
 
 mod check;
 mod clean;
+mod conditional;
 mod diagnose;
 mod lifecycle;
 mod multipart;
@@ -197,6 +198,7 @@ pub mod steps {
     pub const REMOVE: &str = "test object removed";
     pub const MULTIPART: &str = "incomplete multipart uploads";
     pub const LIFECYCLE: &str = "lifecycle rule";
+    pub const CONDITIONAL: &str = "conditional writes";
     pub const RESUMABLE: &str = "resumable uploads";
     pub const EXPIRED: &str = "expired uploads removed";
 }

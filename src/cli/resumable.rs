@@ -27,6 +27,8 @@ fn records(target: &Target) -> InfoStore {
 /// `check`'s step: uploads in progress and completed, and one line per expired one (a `!`: the server removes
 /// them). Only looks.
 pub(super) async fn resumable_step(p: &mut Printer<'_>, target: &Target) -> std::io::Result<()> {
+    // What the records' compare-and-swap needs from the store, then the records.
+    super::conditional::conditional_step(p, target).await?;
     let listing = match records(target).list_uploads().await {
         Ok(listing) => listing,
         Err(err) => {
