@@ -13,18 +13,20 @@
 //!    PutObject; the record says `completing`, then `completed` with the object. Otherwise the rest of the body
 //!    becomes a new segment, and the commit (CAS) lists the new parts and segment and clears the claim.
 //!
-//! Simplified in this first version (later, per the design):
+//! Where this differs from the design (2.4, 2.5):
 //! - No lease: no renewal, no release request, no 1 s watcher. A claim burns the window of any claim before it
 //!   and takes over; two appends racing on one upload both stream, and the later commit loses its CAS (its
-//!   parts are never listed, its segment is deleted): [`Appended::Conflict`].
+//!   parts are never listed, its segment is deleted): [`Appended::Conflict`], which tus clients retry after a
+//!   HEAD. Bytes of the losing request are sent again by its client; nothing wrong is ever kept.
 //! - Segments are read back before the body (`input::segments`) instead of when the first part fills: a
-//!   small body pays a read of the segments (less than one part, within the memory budget).
+//!   small body pays a read of the segments (less than one part, within the memory budget). With 8 segments
+//!   already, an append that fills no part writes them again with its own bytes as one (`attempt.rs`).
 //! - No sniff head kept in the record: the route judges the first append's first bytes and records the type
 //!   ([`super::kind`]); an upload whose type was never recorded is stored as `application/octet-stream`.
 //! - A failed UploadPart or segment read keeps nothing of the request (not the longest stored prefix); the
 //!   claim stays in the record, and the next claim burns its window.
-//! - A completion that fails other than `FILE_EXISTS` leaves the record `completing`; recovery (design 2.8.5)
-//!   comes later, as do the 32-segment consolidation and the expiry setting (the record's lifetime slides).
+//! - A completion that fails other than `FILE_EXISTS` leaves the record `completing` with its claim let go;
+//!   the next request that looks at the upload finishes it ([`super::recover`]).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

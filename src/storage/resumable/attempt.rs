@@ -16,6 +16,10 @@ use crate::storage::upload::{ObjectSpec, Part, PartReader, UploadError};
 
 mod finish;
 
+/// The most segments an upload keeps: past it, an append rewrites them with its own bytes as one (at most one
+/// part's bytes, within the memory budget).
+const MAX_SEGMENTS: usize = 8;
+
 /// One request's append, holding the upload's claim.
 pub(super) struct Attempt<'a> {
     service: &'a Resumable,
@@ -285,8 +289,10 @@ impl<'a> Attempt<'a> {
         received: u64,
     ) -> Result<Appended, AppendError<E>> {
         let uploader = self.service.uploader.clone();
-        // A part sent holds the old segments' bytes first; without one, the rest starts with them.
-        let consumed = !new_parts.is_empty();
+        // A part sent holds the old segments' bytes first; without one, the rest starts with them. With
+        // MAX_SEGMENTS already (a client sending small PATCHes), they are written again with the body's rest as
+        // one segment: the record and the reads of a part stay bounded however small the PATCHes.
+        let consumed = !new_parts.is_empty() || self.info.segments.len() >= MAX_SEGMENTS;
         let rest = if consumed {
             last.chunks
         } else {

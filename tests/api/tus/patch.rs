@@ -6,7 +6,7 @@ use base64::engine::general_purpose::STANDARD;
 use reqwest::Method;
 use sha2::{Digest as _, Sha256};
 
-use super::{create, header, patch, tus};
+use super::{create, header, patch, state_keys, tus};
 use crate::helpers::{error_answer, pattern, spawn_app};
 
 #[tokio::test]
@@ -240,4 +240,36 @@ async fn a_creation_with_a_body_appends_it_at_offset_0() {
     assert!(stored.bytes().await.expect("object") == data);
     // Two objects and two records.
     app.assert_bucket_holds(4).await;
+}
+
+#[tokio::test]
+async fn many_small_patches_keep_few_segments_and_the_bytes_whole() {
+    // Arrange: 30 PATCHes of 1,000 bytes, none filling a part.
+    let app = spawn_app().await;
+    let data = pattern(30_000);
+    let upload = create(&app, data.len() as u64, "small-chunks.bin").await;
+    let mut most_state_keys = 0;
+
+    // Act
+    for (i, chunk) in data.chunks(1_000).enumerate() {
+        let answer = patch(&app, &upload, i * 1_000, chunk.to_vec()).await;
+        assert_eq!(answer.status(), 204, "PATCH {i}");
+        most_state_keys = most_state_keys.max(state_keys(&app).await.len());
+    }
+
+    // Assert: the record and at most 8 segments at any time; the object is every byte in order.
+    assert!(most_state_keys <= 9, "{most_state_keys} state objects");
+    let described: serde_json::Value = tus(&app, Method::GET, &upload)
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("JSON");
+    let key = described["key"].as_str().expect("key");
+    assert!(
+        app.object_bytes(key).await == data,
+        "the stored bytes differ"
+    );
+    assert_eq!(state_keys(&app).await.len(), 1);
 }
