@@ -105,6 +105,9 @@ impl<'a> Attempt<'a> {
         S: Stream<Item = Result<Bytes, E>> + Unpin,
     {
         let uploader = self.service.uploader.clone();
+        // Held until the append ends: the blocks of its last parts, stored after the body ended, go back to the
+        // pool for the next PATCH instead of to the allocator (8 MiB PATCHes: 1.58 -> 0.74 server CPU s/GiB).
+        let _reading = uploader.reading();
         let offset = self.info.offset;
         let in_segments: u64 = self.info.segments.iter().map(|s| s.size).sum();
         let limit = self.info.length.map(|length| length - offset);

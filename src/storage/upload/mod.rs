@@ -25,7 +25,7 @@ use futures_util::Stream;
 use tokio::sync::Semaphore;
 
 use super::StoreError;
-use super::body::BlockPool;
+use super::body::{BlockPool, ReaderGuard};
 use crate::config::{KeyStrategy, UploadConfig};
 use crate::lifecycle::Lifecycle;
 use crate::naming;
@@ -138,6 +138,13 @@ impl Uploader {
     /// Bytes of the memory budget not in use right now.
     pub fn budget_available(&self) -> u64 {
         self.budget.available()
+    }
+
+    /// Registers a reader with the block pool until dropped: the blocks its parts give back once stored are
+    /// kept for the next parts (a reader of its own is dropped when the body ends, before its last parts are
+    /// stored).
+    pub(crate) fn reading(&self) -> ReaderGuard {
+        self.blocks.reader()
     }
 
     /// The slots for one request's parts in flight.
