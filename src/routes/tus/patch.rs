@@ -22,6 +22,7 @@ use crate::routes::upload::body::{BodyLimits, SharedBody};
 use crate::routes::upload::{DRAIN_BYTES, DRAIN_TIME, upload_slot};
 use crate::state::AppState;
 use crate::storage::resumable::checksum::{self, Expected};
+use crate::storage::resumable::create::unix_now;
 use crate::storage::resumable::info::{State, UploadId};
 use crate::storage::resumable::{AppendError, Appended, Resumable};
 
@@ -239,8 +240,9 @@ pub(super) async fn answer(
 ) -> Result<Response, AppError> {
     match appended {
         Appended::Received { offset } => {
-            let (info, _) = super::info_store(state).read(id).await?;
-            let expires = HeaderValue::try_from(format_expires(info.expires_at))
+            // The commit just slid the upload's lifetime from now (not read back: one store request less).
+            let expires_at = unix_now() + state.config.resumable_expiry.as_secs();
+            let expires = HeaderValue::try_from(format_expires(expires_at))
                 .map_err(|err| AppError::Internal(anyhow::Error::new(err).context("expires")))?;
             Ok((
                 StatusCode::NO_CONTENT,

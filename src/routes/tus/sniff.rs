@@ -27,16 +27,16 @@ pub(super) async fn judge<S>(
 where
     S: Stream<Item = Result<Bytes, AppError>> + Send + Unpin + 'static,
 {
+    // Only a body at offset 0 can start the upload (and the record is not read for the others).
+    if offset != 0 {
+        return Ok(body.boxed());
+    }
     let infos = info_store(state);
     // Anything else (unknown id, other offset, not receiving) is the append's to answer.
     let Ok((info, _)) = infos.read(id).await else {
         return Ok(body.boxed());
     };
-    if offset != 0
-        || info.offset != 0
-        || info.state != State::Receiving
-        || info.content_type.is_some()
-    {
+    if info.offset != 0 || info.state != State::Receiving || info.content_type.is_some() {
         return Ok(body.boxed());
     }
     let wanted = info
