@@ -146,6 +146,26 @@ const steps = [
     },
   ],
   [
+    'an empty file: the client sends only the POST, and the server stores it then',
+    async () => {
+      const { upload, requests } = await run(Buffer.alloc(0), {
+        endpoint,
+        metadata: metadata('빈 파일.txt'),
+      });
+      assert.deepEqual(
+        requests.map((r) => r.split(' ')[0]),
+        ['POST'],
+        `one POST expected for an empty file, the client sent: ${requests.join(', ')}`,
+      );
+      const response = await tusRequest('GET', upload.url);
+      assert.equal(response.status, 200, `GET ${upload.url} answered ${response.status}`);
+      const described = await response.json();
+      assert.equal(described.size, 0, 'GET <upload url>: size');
+      assert.equal(described.originalname, '빈 파일.txt', 'GET <upload url>: originalname');
+      await assertObject(described.location, Buffer.alloc(0), 'the empty file');
+    },
+  ],
+  [
     'overridePatchMethod: bytes sent as POST + X-HTTP-Method-Override: PATCH',
     async () => {
       const data = bytes(3 * MiB + 7, 3);

@@ -6,7 +6,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use reqwest::Method;
 
-use super::{MIN_PART_SIZE, create, header, patch, state_keys, tus};
+use super::{MIN_PART_SIZE, create, described, header, patch, state_keys, tus};
 use crate::helpers::{TestApp, pattern, spawn_app_with};
 use crate::setup::settings_for;
 
@@ -59,9 +59,8 @@ async fn an_upload_begun_on_one_copy_is_finished_on_another() {
     assert_eq!(offset, 6 * MIB, "the second copy sees what the first kept");
     assert_eq!(finished.status(), 204);
     let location = header(&finished, "x-object-location").expect("X-Object-Location");
-    let described = tus(&first, Method::GET, &path).send().await.expect("GET");
-    assert_eq!(described.status(), 200, "the first copy knows it completed");
-    let described: serde_json::Value = described.json().await.expect("JSON");
+    // The first copy knows it completed.
+    let described = described(&first, &path).await;
     assert_eq!(described["location"].as_str(), Some(location));
     assert_eq!(described["originalname"].as_str(), Some("여행 사진.bin"));
     assert_eq!(described["size"].as_u64(), Some(data.len() as u64));
@@ -113,13 +112,7 @@ async fn two_patches_racing_at_one_offset_count_once_and_the_upload_stays_whole(
     let rest = pattern(length)[6 * MIB..].to_vec();
     let finished = patch(&second, &path, 6 * MIB, rest.clone()).await;
     assert_eq!(finished.status(), 204);
-    let described: serde_json::Value = tus(&first, Method::GET, &path)
-        .send()
-        .await
-        .expect("GET")
-        .json()
-        .await
-        .expect("JSON");
+    let described = described(&first, &path).await;
     let key = described["key"].as_str().expect("key");
     let stored = first.object_bytes(key).await;
     assert_eq!(stored.len(), length);

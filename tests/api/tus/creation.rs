@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use reqwest::Method;
 use s3_upload_server::storage::resumable::info::{UploadId, info_key};
 
-use super::{KOREAN_NAME, create, header, location, metadata, state_keys, tus};
+use super::{KOREAN_NAME, create, described, header, location, metadata, state_keys, tus};
 use crate::helpers::{error_answer, file_part, spawn_app, spawn_app_with};
 
 #[tokio::test]
@@ -279,9 +279,7 @@ async fn an_empty_file_is_stored_when_created() {
         .expect("X-Object-Location")
         .to_owned();
     let path = location(&created);
-    let described = tus(&app, Method::GET, &path).send().await.expect("GET");
-    assert_eq!(described.status(), 200);
-    let described: serde_json::Value = described.json().await.expect("JSON");
+    let described = described(&app, &path).await;
     assert_eq!(described["size"].as_u64(), Some(0));
     assert_eq!(described["originalname"].as_str(), Some("빈 파일.txt"));
     assert_eq!(described["location"].as_str(), Some(object.as_str()));

@@ -49,6 +49,16 @@ pub(crate) async fn create(app: &TestApp, length: u64, name: &str) -> String {
     location(&response)
 }
 
+/// `GET /files/<id>` of a completed upload: 200 and `POST /upload`'s description of the file.
+pub(crate) async fn described(app: &TestApp, path: &str) -> serde_json::Value {
+    let answer = tus(app, reqwest::Method::GET, path)
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(answer.status(), 200, "GET {path}: the upload is complete");
+    answer.json().await.expect("JSON")
+}
+
 /// The `Location` of a creation's answer.
 pub(crate) fn location(response: &reqwest::Response) -> String {
     response.headers()["location"]

@@ -6,7 +6,7 @@ use base64::engine::general_purpose::STANDARD;
 use reqwest::Method;
 use sha2::{Digest as _, Sha256};
 
-use super::{create, header, patch, state_keys, tus};
+use super::{create, described, header, patch, state_keys, tus};
 use crate::helpers::{error_answer, pattern, spawn_app};
 
 #[tokio::test]
@@ -259,13 +259,7 @@ async fn many_small_patches_keep_few_segments_and_the_bytes_whole() {
 
     // Assert: the record and at most 8 segments at any time; the object is every byte in order.
     assert!(most_state_keys <= 9, "{most_state_keys} state objects");
-    let described: serde_json::Value = tus(&app, Method::GET, &upload)
-        .send()
-        .await
-        .expect("GET")
-        .json()
-        .await
-        .expect("JSON");
+    let described = described(&app, &upload).await;
     let key = described["key"].as_str().expect("key");
     assert!(
         app.object_bytes(key).await == data,

@@ -4,7 +4,7 @@
 use hyper::StatusCode;
 use reqwest::Method;
 
-use super::{MIN_PART_SIZE, create, header, patch, state_keys, tus};
+use super::{MIN_PART_SIZE, create, described, header, patch, state_keys, tus};
 use crate::faults::behind_proxy;
 use crate::helpers::pattern;
 use crate::proxy::{Fault, is_complete_multipart, is_put_object};
@@ -45,13 +45,7 @@ async fn a_failed_multipart_completion_is_finished_by_the_next_head() {
     assert_eq!(head.status(), 200);
     assert_eq!(header(&head, "upload-offset"), Some("7340032"));
     let location = header(&head, "x-object-location").expect("X-Object-Location");
-    let described: serde_json::Value = tus(&app, Method::GET, &path)
-        .send()
-        .await
-        .expect("GET")
-        .json()
-        .await
-        .expect("JSON");
+    let described = described(&app, &path).await;
     assert_eq!(described["location"].as_str(), Some(location));
     let key = described["key"].as_str().expect("key");
     assert!(
@@ -88,13 +82,7 @@ async fn a_small_file_whose_object_was_not_stored_takes_its_last_bytes_again() {
     assert_eq!(head.status(), 200);
     assert_eq!(offset.as_deref(), Some("0"));
     assert_eq!(again.status(), 204);
-    let described: serde_json::Value = tus(&app, Method::GET, &path)
-        .send()
-        .await
-        .expect("GET")
-        .json()
-        .await
-        .expect("JSON");
+    let described = described(&app, &path).await;
     let key = described["key"].as_str().expect("key");
     assert!(
         store.object_bytes(key).await == data,
