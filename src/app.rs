@@ -20,6 +20,8 @@ use crate::metrics;
 use crate::routes;
 use crate::state::AppState;
 use crate::storage::Storage;
+use crate::storage::resumable::cas::InfoStore;
+use crate::storage::resumable::sweep::spawn_sweeper;
 
 /// A built application, bound to its port and ready to serve.
 pub struct Application {
@@ -65,7 +67,7 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` completes, then lets in-flight requests finish for up to `SHUTDOWN_GRACE_SECS`,
+    /// Serves until `shutdown` completes (sweeping expired resumable uploads meanwhile), then lets in-flight requests finish for up to `SHUTDOWN_GRACE_SECS`,
     /// cancels those still running and waits up to `SHUTDOWN_CLEANUP_SECS` for their clean-up (see
     /// [`crate::server`]). New connections are refused from the moment `shutdown` completes.
     pub async fn run_until_stopped(
@@ -78,6 +80,13 @@ impl Application {
             state,
             storage,
         } = self;
+        // Expired resumable uploads are removed by this copy too (several copies sweeping is harmless).
+        let records = InfoStore::new(
+            state.bucket.client().clone(),
+            state.bucket.name(),
+            state.config.upload.key_prefix.clone(),
+        );
+        spawn_sweeper(records, state.config.resumable_expiry, &state.lifecycle);
         crate::server::serve(listener, router, &state.config, &state.lifecycle, shutdown).await;
         // The embedded store stops after the server, once the clean-ups that needed it are done.
         drop(storage);
@@ -92,6 +101,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(routes::meta::router(state.clone()))
         .merge(routes::upload::router(state.clone()))
+        .merge(routes::tus::router(state.clone()))
         .merge(routes::metrics::router(state.metrics.clone()))
         .merge(routes::openapi::router())
         .fallback(not_found)

@@ -10,8 +10,12 @@
 //! - `store.rs`: the S3 implementation, s3s-fs behind a wrapper that checks every operation's input.
 //! - `tree.rs`: where S3's flat keys and s3s-fs's folders differ. `deletes.rs`: deletes that remove side files.
 //! - `conditional.rs`: writes and deletes of one key one at a time, so `If-None-Match: *` and `If-Match` hold.
-//! - `multipart.rs` and `completion.rs`: multipart parts written in place, completed without reading them back.
-//! - `folder.rs`: one store per folder (a lock), and a start-up sweep of what earlier runs left.
+//! - `multipart.rs` and `completion.rs`: multipart parts written in place, completed without reading them back
+//!   (part numbers with gaps, as S3 allows, are concatenated).
+//! - `records.rs`: what the store knows of each upload's parts, in memory and in a file per upload, so that an
+//!   upload outlives a restart.
+//! - `folder.rs`: one store per folder (a lock), and a start-up sweep of what earlier runs left: uploads idle
+//!   beyond the keep-age, side files of deleted objects.
 //! - `serve.rs`: the accept loop; panics become 500s; answers forbid sniffing and scripts.
 //! - `layout.rs`: where s3s-fs =0.14.1 keeps each file.
 
@@ -34,6 +38,7 @@ mod folder;
 mod keys;
 mod layout;
 mod multipart;
+mod records;
 mod serve;
 mod store;
 #[cfg(test)]
@@ -54,7 +59,8 @@ pub struct EmbeddedStore {
 
 impl EmbeddedStore {
     /// Creates the data folder, takes its lock (a second store on the folder fails here), removes what earlier
-    /// runs left (`folder.rs`) and starts serving on `config.addr`.
+    /// runs left (`folder.rs`: uploads idle for longer than `config.upload_keep`), reads the records of the
+    /// uploads it keeps (`records.rs`) and starts serving on `config.addr`.
     pub async fn start(config: &EmbeddedConfig) -> anyhow::Result<Self> {
         tokio::fs::create_dir_all(&config.data_dir)
             .await
@@ -66,15 +72,18 @@ impl EmbeddedStore {
             })?;
         let lock = folder::lock(&config.data_dir)?;
         let root = config.data_dir.clone();
-        let swept = tokio::task::spawn_blocking(move || folder::sweep(&root))
-            .await
-            .context("sweep the embedded store's folder")?
-            .with_context(|| {
-                format!(
-                    "sweep the embedded store's folder {}",
-                    config.data_dir.display()
-                )
-            })?;
+        let keep = config.upload_keep;
+        let swept = tokio::task::spawn_blocking(move || {
+            folder::sweep(&root, keep, std::time::SystemTime::now())
+        })
+        .await
+        .context("sweep the embedded store's folder")?
+        .with_context(|| {
+            format!(
+                "sweep the embedded store's folder {}",
+                config.data_dir.display()
+            )
+        })?;
         if swept.upload_files + swept.orphaned_side_files + swept.empty_folders > 0 {
             tracing::info!(
                 uploads = swept.uploads,
@@ -82,7 +91,14 @@ impl EmbeddedStore {
                 orphaned_side_files = swept.orphaned_side_files,
                 empty_folders = swept.empty_folders,
                 bytes = swept.bytes,
-                "embedded store: removed what earlier runs left (uploads no one can complete, side files of deleted objects)"
+                "embedded store: removed what earlier runs left (multipart uploads idle beyond the keep-age or no longer complete-able, side files of deleted objects)"
+            );
+        }
+        if swept.kept_uploads > 0 {
+            tracing::info!(
+                uploads = swept.kept_uploads,
+                keep_secs = config.upload_keep.as_secs(),
+                "embedded store: multipart uploads from earlier runs kept; they can be continued and completed"
             );
         }
         let store = CheckedFs::new(&config.data_dir)?;

@@ -12,13 +12,14 @@
 //! - [`server`]: serving connections with what each client may hold bounded (connections, header time, idle
 //!   connections, HTTP/2 streams), and a shutdown that cancels unfinished uploads and waits for their clean-up.
 //! - [`lifecycle`]: the tracked upload tasks, their cancellation, and the ledger of what is not settled yet.
-//! - [`routes`]: one router per feature. [`routes::upload`] receives files; [`routes::meta`] serves the page,
-//!   probes and the public configuration; [`routes::metrics`] the metrics; [`routes::openapi`] the API
-//!   description (`static/openapi.json`).
+//! - [`routes`]: one router per feature. [`routes::upload`] receives files; [`routes::tus`] resumable uploads
+//!   (tus 1.0.0); [`routes::meta`] serves the page, probes and the public configuration;
+//!   [`routes::metrics`] the metrics; [`routes::openapi`] the API description (`static/openapi.json`).
 //! - [`error`]: the HTTP error type, its stable codes and JSON answers; the one place where the store's errors
 //!   become answers.
 //! - [`storage`]: opening the store (the one way, for the server and the CLI), its errors, object URLs, and the
-//!   streaming uploader ([`storage::upload`]).
+//!   streaming uploader ([`storage::upload`]), and resumable uploads: their state in the bucket and bodies
+//!   appended to them ([`storage::resumable`]).
 //! - [`embedded`]: the S3-compatible store (s3s-fs, served over HTTP on loopback) used when no bucket is
 //!   configured; [`storage`] starts it.
 //! - [`naming`]: file names from multipart headers, sanitized keys, `Content-Disposition` values.

@@ -6,6 +6,8 @@
 //! their waits for memory fail with `SHUTTING_DOWN`, and they clean up as after any other error. The [`Ledger`]
 //! lists what is in the bucket but not yet answered or cleaned up (open multipart uploads, objects of requests
 //! that have not finished), so that what a clean-up cut short is named in the log instead of silently left.
+//! Background work (the sweeper of expired resumable uploads) is tracked too, and stops as soon as shutdown
+//! begins ([`Lifecycle::stopping`]), so that the wait is for uploads only.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -18,6 +20,8 @@ use tokio_util::task::TaskTracker;
 /// Shared by the server, its upload requests and the uploader: cheap to clone.
 #[derive(Clone, Debug, Default)]
 pub struct Lifecycle {
+    /// Shutdown began: background work (the resumable-upload sweeper) stops now, uploads go on.
+    stopping: CancellationToken,
     cancel: CancellationToken,
     tasks: TaskTracker,
     ledger: Ledger,
@@ -35,6 +39,20 @@ impl Lifecycle {
         F::Output: Send + 'static,
     {
         self.tasks.spawn(task)
+    }
+
+    /// Shutdown began (no new connections): background tasks stop, so that they do not hold up the wait for
+    /// the uploads still running.
+    pub fn begin_stopping(&self) {
+        self.stopping.cancel();
+    }
+
+    /// Completes when [`Self::begin_stopping`] is called (or [`Self::cancel`]).
+    pub async fn stopping(&self) {
+        tokio::select! {
+            () = self.stopping.cancelled() => {}
+            () = self.cancel.cancelled() => {}
+        }
     }
 
     /// Ends the uploads still running (called when the grace period is over).

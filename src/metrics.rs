@@ -6,7 +6,10 @@
 //!   [`ErrorCode`] that the error responses of [`crate::error`] and the router's fallbacks carry;
 //! - `POST /upload` requests (outcome, duration, in flight): the same middleware;
 //! - files and bytes stored: [`Metrics::files_stored`], called by the upload handler once a request succeeded
-//!   (files of a failed request are deleted, so they are not counted).
+//!   (files of a failed request are deleted, so they are not counted), and by the tus routes once a resumable
+//!   upload completed;
+//! - resumable uploads: created ([`Metrics::resumable_created`]) and the bytes their requests kept
+//!   ([`Metrics::resumable_received`]).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -46,6 +49,8 @@ struct Inner {
     errors: IntCounterVec,
     duration: Histogram,
     in_flight: IntGauge,
+    resumable_created: IntCounter,
+    resumable_bytes: IntCounter,
 }
 
 impl Metrics {
@@ -61,11 +66,11 @@ impl Metrics {
         let registry = Registry::new();
         let files = IntCounter::new(
             "upload_files_total",
-            "Files stored by successful POST /upload requests.",
+            "Files stored by successful POST /upload requests and completed resumable uploads.",
         )?;
         let bytes = IntCounter::new(
             "upload_bytes_total",
-            "Bytes of the files stored by successful POST /upload requests.",
+            "Bytes of the files stored by successful POST /upload requests and completed resumable uploads.",
         )?;
         let requests = IntCounterVec::new(
             Opts::new(
@@ -93,6 +98,16 @@ impl Metrics {
             "upload_requests_in_flight",
             "POST /upload requests being received now.",
         )?;
+        let resumable_created = IntCounter::new(
+            "resumable_uploads_created_total",
+            "Resumable (tus) uploads created.",
+        )?;
+        let resumable_bytes = IntCounter::new(
+            "resumable_bytes_received_total",
+            "Bytes that resumable (tus) requests added to their uploads (kept, including a body cut short).",
+        )?;
+        registry.register(Box::new(resumable_created.clone()))?;
+        registry.register(Box::new(resumable_bytes.clone()))?;
         registry.register(Box::new(files.clone()))?;
         registry.register(Box::new(bytes.clone()))?;
         registry.register(Box::new(requests.clone()))?;
@@ -114,6 +129,8 @@ impl Metrics {
                 errors,
                 duration,
                 in_flight,
+                resumable_created,
+                resumable_bytes,
             }),
         })
     }
@@ -124,6 +141,16 @@ impl Metrics {
             self.inner.files.inc();
             self.inner.bytes.inc_by(size);
         }
+    }
+
+    /// Records a resumable upload created.
+    pub fn resumable_created(&self) {
+        self.inner.resumable_created.inc();
+    }
+
+    /// Records bytes a resumable upload's request added to it.
+    pub fn resumable_received(&self, bytes: u64) {
+        self.inner.resumable_bytes.inc_by(bytes);
     }
 
     /// Records one error answer.

@@ -163,6 +163,7 @@ pub(crate) async fn serve(
     // No new connections from here on; idle keep-alive connections are closed, requests in flight go on.
     drop(listener);
     stopping.cancel();
+    lifecycle.begin_stopping();
     open_connections.close();
     stop(config, lifecycle, open_connections).await;
 }

@@ -1,6 +1,7 @@
-//! The upload page in a real browser: starts the application twice in-process (default limits, and
-//! `MAX_FILE_SIZE=1000`, `MAX_FILES=2`), each on port 0 with its own embedded store, and runs
-//! `node tests/browser/e2e.mjs <url> <small-limits-url>`, which drives the system's headless Chromium
+//! The upload page in a real browser: starts the application three times in-process (default limits;
+//! `MAX_FILE_SIZE=1000`, `MAX_FILES=2`; and `RESUMABLE_THRESHOLD=1048576` with 5 MiB parts, so that the page
+//! sends files from 1 MiB on through tus), each on port 0 with its own embedded store, and runs
+//! `node tests/browser/e2e.mjs <url> <small-limits-url> <resumable-url>`, which drives the system's headless Chromium
 //! (`/usr/bin/chromium`) with playwright-core. Screenshots land in `test-artifacts/`.
 //!
 //! Needs Chromium and the Node packages: `scripts/test` installs both when they are missing. Without them this
@@ -87,12 +88,18 @@ async fn the_page_uploads_shows_progress_and_renders_in_chromium() {
 
     let app = start_app(&[]).await;
     let limited = start_app(&[("MAX_FILE_SIZE", "1000"), ("MAX_FILES", "2")]).await;
+    let resumable = start_app(&[
+        ("RESUMABLE_THRESHOLD", "1048576"),
+        ("UPLOAD_PART_SIZE", "5242880"),
+    ])
+    .await;
 
     let started = Instant::now();
     let child = tokio::process::Command::new("node")
         .arg(browser_dir.join("e2e.mjs"))
         .arg(&app.url)
         .arg(&limited.url)
+        .arg(&resumable.url)
         .env("E2E_ARTIFACTS", root.join("test-artifacts"))
         .current_dir(&root)
         .stdin(Stdio::null())
@@ -101,9 +108,9 @@ async fn the_page_uploads_shows_progress_and_renders_in_chromium() {
         .kill_on_drop(true)
         .spawn()
         .expect("start node");
-    let output = tokio::time::timeout(Duration::from_secs(240), child.wait_with_output())
+    let output = tokio::time::timeout(Duration::from_secs(300), child.wait_with_output())
         .await
-        .expect("the browser test finishes within 4 minutes")
+        .expect("the browser test finishes within 5 minutes")
         .expect("node runs");
 
     println!("{}", String::from_utf8_lossy(&output.stdout));

@@ -149,6 +149,13 @@ impl Bench {
         let mut complete = None;
         let stored = match side {
             Side::Server(server) => {
+                if let Via::Tus { patch_size } = scenario.via {
+                    let name = format!("{prefix}-{i}-0.bin");
+                    let data = files.into_iter().next().context("no file")?;
+                    let (latency, stored) =
+                        self.tus_upload(server, &name, data, patch_size).await?;
+                    return Ok((latency, None, vec![stored]));
+                }
                 let names: Vec<String> = (0..files.len())
                     .map(|j| format!("{prefix}-{i}-{j}.bin"))
                     .collect();

@@ -15,6 +15,10 @@
 //!   limit. Files larger than one part are also sent directly as a multipart upload (same part size
 //!   and parts in flight as the server), to tell what the store's multipart path costs from what the proxy
 //!   costs.
+//! - **tus**: the same bytes as a resumable upload (`POST /files`, then PATCHes with
+//!   `application/offset+octet-stream` bodies streamed like the multipart ones): one PATCH of the whole file, or
+//!   sequential PATCHes of 8 MiB, each at the offset the previous one answered (`tus.rs`). Every answer is
+//!   checked (204, the `Upload-Offset` expected, `X-Object-Location` on the last one only) before the object is.
 //!
 //! Each scenario runs `rounds` times, alternating which side goes first. Afterwards every object's size is
 //! checked (HEAD), and the content of all the large ones and of one small object in 25 is fetched (GET, through
@@ -26,7 +30,7 @@
 //! (VmHWM, reset through `/proc/<pid>/clear_refs` before each round).
 //!
 //! Settings (environment): `BENCH_QUICK=1` smaller sizes; `BENCH_ROUNDS=n` rounds for every scenario;
-//! `BENCH_ONLY=seq,large,huge,many,multi` a subset; `BENCH_DATA_DIR` the store's folder (default under
+//! `BENCH_ONLY=seq,large,huge,many,multi,tus,tus8` a subset; `BENCH_NO_TUS=1` skips the tus scenarios; `BENCH_DATA_DIR` the store's folder (default under
 //! `/dev/shm`); `BENCH_NO_DIRECT_MULTIPART=1` skips the direct multipart reference; `BENCH_REPORT=path` also
 //! writes the report to a file. `UPLOAD_PART_SIZE`, `UPLOAD_PARTS_IN_FLIGHT`, `UPLOAD_MEMORY_BUDGET` and
 //! `RUST_LOG` pass through to the server.
@@ -46,6 +50,7 @@ mod scenario;
 #[path = "../../tests/support/server.rs"]
 mod server;
 mod store;
+mod tus;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -59,9 +64,11 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::config::Credentials;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
-use s3_upload_server::config::{Config, EmbeddedConfig, Secret};
+use s3_upload_server::config::{Config, EMBEDDED_UPLOAD_KEEP, EmbeddedConfig, Secret};
 use s3_upload_server::embedded::EmbeddedStore;
 use s3_upload_server::storage::{ClientSettings, build_client};
 
@@ -71,6 +78,7 @@ use process::*;
 use report::*;
 use scenario::*;
 use store::*;
+use tus::*;
 
 const KIB: u64 = 1024;
 const MIB: u64 = 1024 * KIB;
@@ -157,7 +165,10 @@ async fn run() -> anyhow::Result<()> {
         part_size: config.upload.part_size,
         parts_in_flight: config.upload.parts_in_flight,
     };
-    let header = header(&options, &bench, &binary, &config);
+    let mut header = header(&options, &bench, &binary, &config);
+    if scenarios.iter().any(|s| s.via != Via::Post) {
+        header = format!("{header}\n{}", alignment_note(bench.part_size));
+    }
     eprintln!("{header}");
     let results = measure(&bench, &scenarios, options.direct_multipart).await?;
     drop(perf);
@@ -233,7 +244,9 @@ async fn measure(
     for scenario in scenarios {
         let mut sides = vec![Side::Direct];
         sides.extend((0..bench.servers.len()).map(Side::Server));
-        if direct_multipart && scenario.file_size > bench.part_size {
+        // The tus scenarios are compared with a direct PUT; the direct multipart reference of a file that size
+        // is the POST /upload scenario's.
+        if direct_multipart && scenario.file_size > bench.part_size && scenario.via == Via::Post {
             sides.insert(1, Side::DirectMultipart);
         }
         let mut measured: Vec<(Side, Measured)> =

@@ -9,6 +9,8 @@ pub(crate) struct Options {
     pub(crate) rounds: Option<usize>,
     /// `BENCH_ONLY=seq,large,...`: a subset of the scenarios.
     pub(crate) only: Option<Vec<String>>,
+    /// Unless `BENCH_NO_TUS=1`: the tus scenarios run too.
+    pub(crate) tus: bool,
     /// Unless `BENCH_NO_DIRECT_MULTIPART=1`: files larger than a part are also sent straight as multipart.
     pub(crate) direct_multipart: bool,
     /// `BENCH_DATA_DIR` (default `/dev/shm`): where the store's folder goes.
@@ -48,6 +50,7 @@ impl Options {
             quick: std::env::var_os("BENCH_QUICK").is_some_and(|v| v != "0"),
             rounds: var("BENCH_ROUNDS").and_then(|v| v.parse().ok()),
             only: var("BENCH_ONLY").map(|v| v.split(',').map(|s| s.trim().to_owned()).collect()),
+            tus: std::env::var_os("BENCH_NO_TUS").is_none_or(|v| v == "0"),
             direct_multipart: std::env::var_os("BENCH_NO_DIRECT_MULTIPART").is_none(),
             data_dir: std::env::var_os("BENCH_DATA_DIR")
                 .map_or_else(|| PathBuf::from("/dev/shm"), PathBuf::from)
@@ -60,7 +63,7 @@ impl Options {
 
     /// The scenarios this run measures.
     pub(crate) fn scenarios(&self) -> anyhow::Result<Vec<Scenario>> {
-        let selected: Vec<Scenario> = scenarios(self.quick, self.rounds)
+        let selected: Vec<Scenario> = scenarios(self.quick, self.rounds, self.tus)
             .into_iter()
             .filter(|s| {
                 self.only

@@ -68,6 +68,7 @@ pub(crate) fn report(
             mib(*start) <= 20.0,
         ));
     }
+    notes.extend(tus_notes(results));
     for note in notes {
         let _ = writeln!(out, "{note}");
     }
@@ -173,7 +174,7 @@ fn targets(results: &[(Scenario, Vec<(Side, Measured)>)]) -> Vec<(String, bool)>
             ),
             per_gib <= 1.5,
         ));
-        if scenario.id == "huge" {
+        if scenario.id == "huge" || scenario.via != Via::Post {
             let peak = mib(m.server_peak_kib);
             checks.push((
                 format!(

@@ -14,6 +14,8 @@ pub(crate) struct Scenario {
     pub(crate) rounds: usize,
     /// The throughput target as a ratio to direct, if any.
     pub(crate) target_ratio: Option<f64>,
+    /// How the server side sends its files.
+    pub(crate) via: Via,
 }
 
 impl Scenario {
@@ -22,7 +24,8 @@ impl Scenario {
     }
 }
 
-pub(crate) fn scenarios(quick: bool, rounds: Option<usize>) -> Vec<Scenario> {
+/// Every scenario of a run; the tus ones unless `tus` is false.
+pub(crate) fn scenarios(quick: bool, rounds: Option<usize>, tus: bool) -> Vec<Scenario> {
     let r = |default: usize| rounds.unwrap_or(default);
     let s = |id, name: &str, files, size, requests, in_flight, rounds, target| Scenario {
         id,
@@ -33,8 +36,9 @@ pub(crate) fn scenarios(quick: bool, rounds: Option<usize>) -> Vec<Scenario> {
         in_flight,
         rounds,
         target_ratio: (target > 0.0).then_some(target),
+        via: Via::Post,
     };
-    if quick {
+    let mut all = if quick {
         vec![
             s("seq", "1 MiB x 5 sequential", 1, MIB, 5, 1, r(1), 0.0),
             s("large", "20 MiB + 1 B", 1, 20 * MIB + 1, 1, 1, r(1), 0.9),
@@ -77,7 +81,16 @@ pub(crate) fn scenarios(quick: bool, rounds: Option<usize>) -> Vec<Scenario> {
                 0.9,
             ),
         ]
+    };
+    if tus {
+        let (size, label) = if quick {
+            (64 * MIB, "64 MiB")
+        } else {
+            (GIB, "1 GiB")
+        };
+        all.extend(tus_scenarios(size, label, r(if quick { 1 } else { 3 })));
     }
+    all
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

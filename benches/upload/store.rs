@@ -20,6 +20,7 @@ pub(crate) fn run_store(dir: PathBuf) -> anyhow::Result<()> {
             access_key: ACCESS_KEY.to_owned(),
             secret_key: Secret::new(SECRET_KEY),
             region: REGION.to_owned(),
+            upload_keep: EMBEDDED_UPLOAD_KEEP,
         };
         let store = EmbeddedStore::start(&config).await?;
         println!(

@@ -1,6 +1,7 @@
 //! `check`: is the configured bucket set up the way the seed course sets it up, and can the server's own client
 //! use it?
 
+use std::fmt::Write as _;
 use std::io::Write;
 use std::time::SystemTime;
 
@@ -15,6 +16,7 @@ use super::diagnose::{Diagnosis, diagnose_store_error, diagnose_upload_error};
 use super::lifecycle::lifecycle_step;
 use super::multipart::{Incomplete, Listing, abort_uploads, list_incomplete_uploads};
 use super::public_url::{anonymous_get, diagnose_anonymous_get, explain_forbidden};
+use super::resumable::resumable_step;
 use super::target::{Setup, Target};
 use super::{CHECK_PREFIX, CheckArgs, Printer, Report, Status, steps, timed};
 
@@ -87,6 +89,7 @@ pub async fn check(
                 None,
             )?;
             multipart_steps(&mut p, &target, args).await?;
+            resumable_step(&mut p, &target).await?;
             return Ok(p.report);
         }
         Err(timeout) => {
@@ -94,6 +97,7 @@ pub async fn check(
             // The object may have been written after all: remove it.
             remove_test_object(&mut p, &target, &key).await?;
             multipart_steps(&mut p, &target, args).await?;
+            resumable_step(&mut p, &target).await?;
             return Ok(p.report);
         }
     }
@@ -142,6 +146,9 @@ pub async fn check(
 
     // 5. Incomplete multipart uploads, and the lifecycle rule that cleans them up.
     multipart_steps(&mut p, &target, args).await?;
+
+    // 6. Resumable uploads: how many, and the expired ones the server has not removed yet.
+    resumable_step(&mut p, &target).await?;
     Ok(p.report)
 }
 
@@ -162,6 +169,7 @@ fn skip_rest(mut p: Printer<'_>) -> anyhow::Result<Report> {
         steps::PUBLIC_URL,
         steps::MULTIPART,
         steps::LIFECYCLE,
+        steps::RESUMABLE,
     ] {
         p.step(
             name,
@@ -262,21 +270,42 @@ async fn multipart_steps(
                     .map(|u| format!("{}  {}  {}", u.key, u.upload_id, u.initiated)),
             );
             if args.abort_incomplete {
-                let chosen: Vec<&Incomplete> = uploads.iter().filter(|u| old_enough(u)).collect();
-                let (aborted, failures) = abort_uploads(target, &chosen).await;
-                let kept = uploads.len() - chosen.len();
-                let detail = format!(
-                    "{} found{scope}, {aborted} aborted{}",
-                    uploads.len(),
-                    if kept > 0 {
-                        format!(
-                            ", {kept} younger than {} minutes left alone",
-                            args.older_than_mins
-                        )
-                    } else {
-                        String::new()
+                // A resumable upload's multipart upload is never aborted here, however old: its client may
+                // resume it; the server's sweep (or `clean --expired-uploads`) removes it once it expires.
+                let live = match super::resumable::live_multipart_ids(target).await {
+                    Ok(live) => live,
+                    Err(diagnosis) => {
+                        let detail = format!(
+                            "{} found{scope}, none aborted: the resumable uploads' records cannot be read ({})",
+                            uploads.len(),
+                            diagnosis.detail
+                        );
+                        p.step(steps::MULTIPART, Status::Fail, detail, Some(diagnosis.hint))?;
+                        return lifecycle_step(p, target, args.add_lifecycle_rule).await;
                     }
-                );
+                };
+                let resumable = |u: &Incomplete| live.contains(&u.upload_id);
+                let chosen: Vec<&Incomplete> = uploads
+                    .iter()
+                    .filter(|u| old_enough(u) && !resumable(u))
+                    .collect();
+                let (aborted, failures) = abort_uploads(target, &chosen).await;
+                let in_progress = uploads.iter().filter(|u| resumable(u)).count();
+                let young = uploads.len() - chosen.len() - in_progress;
+                let mut detail = format!("{} found{scope}, {aborted} aborted", uploads.len());
+                if young > 0 {
+                    let _ = write!(
+                        detail,
+                        ", {young} younger than {} minutes left alone",
+                        args.older_than_mins
+                    );
+                }
+                if in_progress > 0 {
+                    let _ = write!(
+                        detail,
+                        ", {in_progress} of resumable uploads in progress left alone"
+                    );
+                }
                 match failures.into_iter().next() {
                     None => p.step(
                         steps::MULTIPART,
@@ -294,13 +323,14 @@ async fn multipart_steps(
             } else {
                 lines.push(format!(
                     "their parts are billed until aborted: `check --abort-incomplete` aborts those{scope} older \
-                     than {} minutes{}; `check --add-lifecycle-rule` makes S3 do it after 1 day",
+                     than {} minutes{}; `check --add-lifecycle-rule` makes S3 do it after {} days",
                     args.older_than_mins,
                     if prefix.is_empty() {
                         ""
                     } else {
                         " (with --all, in the whole bucket)"
-                    }
+                    },
+                    super::lifecycle::rule_days(target.config.resumable_expiry)
                 ));
                 p.step(
                     steps::MULTIPART,

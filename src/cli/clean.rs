@@ -7,20 +7,19 @@
 use std::io::{BufRead, Write};
 
 use aws_sdk_s3::error::ProvideErrorMetadata;
-use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 
-use crate::config::Config;
-use crate::storage::StoreError;
-
-use super::diagnose::{Diagnosis, diagnose_sdk, diagnose_store_error};
+use super::diagnose::diagnose_sdk;
 use super::multipart::{Incomplete, Listing, abort_uploads, list_incomplete_uploads};
+use super::objects::{count_objects, delete_objects};
+use super::resumable::{abort_recorded_uploads, clean_expired};
 use super::target::Target;
 use super::{CleanArgs, Printer, Report, Status, steps, timed};
+use crate::config::Config;
 
 /// `clean`: shows what would be deleted, asks for the bucket's name (or takes `--yes <bucket>`), then deletes
-/// every object under `KEY_PREFIX` (the whole bucket with `--all` or no prefix), aborts the incomplete multipart
-/// uploads there and, with `--delete-bucket`, deletes the bucket. Returns whether everything asked for was done;
-/// only a broken writer is an `Err`.
+/// every object under `KEY_PREFIX` (the whole bucket with `--all` or no prefix) after aborting the multipart
+/// uploads its resumable uploads' records name, aborts the incomplete multipart uploads there and, with `--delete-bucket`, deletes the bucket. Returns whether everything asked for was done;
+/// only a broken writer is an `Err`. With `--expired-uploads`, it only runs the server's sweep pass once.
 pub async fn clean(
     config: Config,
     args: &CleanArgs,
@@ -31,6 +30,9 @@ pub async fn clean(
         out,
         report: Report::default(),
     };
+    if args.expired_uploads {
+        return Ok(clean_expired(&mut p, &config).await?);
+    }
     let key_prefix = config.upload.key_prefix.clone();
     let prefix = if args.all { "" } else { key_prefix.as_str() };
     if args.delete_bucket && !prefix.is_empty() {
@@ -76,7 +78,9 @@ pub async fn clean(
     if !confirmed(&mut p, args, &bucket, input)? {
         return Ok(false);
     }
-    let emptied = empty(&mut p, &target, prefix, incomplete).await?;
+    // Before the records go: the embedded store cannot list the multipart uploads they name.
+    let aborted = abort_recorded_uploads(&mut p, &target).await?;
+    let emptied = empty(&mut p, &target, prefix, incomplete).await? && aborted;
     if !args.delete_bucket {
         return Ok(emptied);
     }
@@ -275,107 +279,6 @@ fn describe_prefix(prefix: &str, key_prefix: &str) -> String {
             "`{prefix}` (KEY_PREFIX): objects outside it are kept (--all cleans the whole bucket)"
         ),
     }
-}
-
-/// How many objects start with `prefix`, and their bytes.
-async fn count_objects(target: &Target, prefix: &str) -> Result<(u64, u64), Diagnosis> {
-    let (mut count, mut bytes) = (0u64, 0u64);
-    let mut pages = target
-        .client()
-        .list_objects_v2()
-        .bucket(target.bucket())
-        .set_prefix(list_prefix(prefix))
-        .into_paginator()
-        .send();
-    while let Some(page) = target.next_page("ListObjectsV2", pages.next()).await? {
-        for object in page
-            .contents()
-            .iter()
-            .filter(|o| o.key().is_some_and(|key| key.starts_with(prefix)))
-        {
-            count += 1;
-            bytes += object.size().map_or(0, |s| u64::try_from(s).unwrap_or(0));
-        }
-    }
-    Ok((count, bytes))
-}
-
-/// Deletes every object that starts with `prefix`, 1,000 (one listing page, one DeleteObjects) at a time. On
-/// failure, returns how many were deleted before it.
-async fn delete_objects(target: &Target, prefix: &str) -> Result<u64, (u64, Diagnosis)> {
-    let mut deleted = 0u64;
-    let mut pages = target
-        .client()
-        .list_objects_v2()
-        .bucket(target.bucket())
-        .max_keys(1000)
-        .set_prefix(list_prefix(prefix))
-        .into_paginator()
-        .send();
-    loop {
-        let page = match target.next_page("ListObjectsV2", pages.next()).await {
-            Ok(Some(page)) => page,
-            Ok(None) => return Ok(deleted),
-            Err(diagnosis) => return Err((deleted, diagnosis)),
-        };
-        let objects: Vec<ObjectIdentifier> = page
-            .contents()
-            .iter()
-            .filter_map(|o| o.key())
-            // Checked here too: a store that ignored the prefix must not make `clean` delete other data.
-            .filter(|key| key.starts_with(prefix))
-            .filter_map(|key| ObjectIdentifier::builder().key(key).build().ok())
-            .collect();
-        if objects.is_empty() {
-            continue;
-        }
-        let batch = objects.len() as u64;
-        let delete = Delete::builder()
-            .set_objects(Some(objects))
-            .quiet(true)
-            .build()
-            .map_err(|err| {
-                (
-                    deleted,
-                    Diagnosis {
-                        detail: format!("cannot build DeleteObjects: {err}"),
-                        hint: "this is a bug; please report it".to_owned(),
-                    },
-                )
-            })?;
-        let request = target
-            .client()
-            .delete_objects()
-            .bucket(target.bucket())
-            .delete(delete)
-            .send();
-        let output = target
-            .call("DeleteObjects", request)
-            .await
-            .map_err(|diagnosis| (deleted, diagnosis))?;
-        let errors = output.errors();
-        deleted += batch - errors.len() as u64;
-        if let Some(first) = errors.first() {
-            let error = StoreError::Rejected {
-                operation: "DeleteObjects",
-                code: first.code().unwrap_or("Unknown").to_owned(),
-                detail: first.message().unwrap_or_default().to_owned(),
-            };
-            let mut diagnosis = diagnose_store_error(&error, "DeleteObjects", target.context());
-            diagnosis.detail = format!(
-                "{} object(s) not deleted, e.g. `{}`: {}",
-                errors.len(),
-                first.key().unwrap_or_default(),
-                diagnosis.detail
-            );
-            return Err((deleted, diagnosis));
-        }
-    }
-}
-
-/// ListObjectsV2's `prefix`: none for the whole bucket.
-fn list_prefix(prefix: &str) -> Option<String> {
-    (!prefix.is_empty()).then(|| prefix.to_owned())
 }
 
 #[cfg(test)]

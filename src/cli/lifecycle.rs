@@ -1,5 +1,7 @@
 //! The lifecycle rule that makes the store abort incomplete multipart uploads by itself.
 
+use std::time::Duration;
+
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::types::{
     AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, ExpirationStatus, LifecycleRule,
@@ -48,13 +50,23 @@ pub(super) async fn lifecycle_step(
         }
         Err(timeout) => return p.failed(steps::LIFECYCLE, timeout.diagnosis(target.context())),
     };
+    let needed = rule_days(target.config.resumable_expiry);
     if let Some((id, days)) = rules.iter().find_map(abort_days) {
-        return p.step(
-            steps::LIFECYCLE,
-            Status::Pass,
-            format!("rule `{id}` aborts incomplete multipart uploads after {days} day(s)"),
-            None,
-        );
+        let detail = format!("rule `{id}` aborts incomplete multipart uploads after {days} day(s)");
+        if days < needed {
+            // S3 counts from the upload's start; a resumable upload lives from its last bytes.
+            return p.step(
+                steps::LIFECYCLE,
+                Status::Warn,
+                detail,
+                Some(format!(
+                    "resumable uploads stay open for RESUMABLE_EXPIRY_SECS after their last bytes: a rule of \
+                     {days} day(s) may abort the multipart upload of one still in progress (its client then \
+                     starts over); {needed} day(s) or more keeps them"
+                )),
+            );
+        }
+        return p.step(steps::LIFECYCLE, Status::Pass, detail, None);
     }
     if !add {
         return p.step(
@@ -62,13 +74,15 @@ pub(super) async fn lifecycle_step(
             Status::Warn,
             "no rule aborts incomplete multipart uploads",
             Some(
-                "`check --add-lifecycle-rule` adds one (after 1 day), keeping the bucket's other rules"
-                    .to_owned(),
+                format!(
+                    "`check --add-lifecycle-rule` adds one (after {needed} day(s)), keeping the bucket's other \
+                     rules"
+                ),
             ),
         );
     }
     let kept = rules.len();
-    let put = match merged_lifecycle(rules) {
+    let put = match merged_lifecycle(rules, needed) {
         Ok(configuration) => {
             timed(
                 target
@@ -96,8 +110,8 @@ pub(super) async fn lifecycle_step(
             steps::LIFECYCLE,
             Status::Pass,
             format!(
-                "added rule `{LIFECYCLE_RULE_ID}`: incomplete multipart uploads are aborted after 1 day \
-                 ({kept} existing rule(s) kept)"
+                "added rule `{LIFECYCLE_RULE_ID}`: incomplete multipart uploads are aborted after {needed} \
+                 day(s) ({kept} existing rule(s) kept)"
             ),
             None,
         ),
@@ -126,9 +140,19 @@ fn abort_days(rule: &LifecycleRule) -> Option<(String, i32)> {
     Some((rule.id().unwrap_or("(no id)").to_owned(), days))
 }
 
-/// The bucket's rules plus one that aborts incomplete multipart uploads after a day, bucket-wide.
+/// How many days after its start a multipart upload may be aborted by the store without harm: a day, and as many
+/// more as a resumable upload may sit idle (`RESUMABLE_EXPIRY_SECS`, rounded up to days): 2 by default.
+pub fn rule_days(resumable_expiry: Duration) -> i32 {
+    let days = resumable_expiry.as_secs().div_ceil(86_400);
+    i32::try_from(days)
+        .unwrap_or(i32::MAX - 1)
+        .saturating_add(1)
+}
+
+/// The bucket's rules plus one that aborts incomplete multipart uploads after `days`, bucket-wide.
 pub fn merged_lifecycle(
     mut rules: Vec<LifecycleRule>,
+    days: i32,
 ) -> Result<BucketLifecycleConfiguration, aws_smithy_types::error::operation::BuildError> {
     rules.push(
         LifecycleRule::builder()
@@ -137,7 +161,7 @@ pub fn merged_lifecycle(
             .filter(LifecycleRuleFilter::builder().prefix("").build())
             .abort_incomplete_multipart_upload(
                 AbortIncompleteMultipartUpload::builder()
-                    .days_after_initiation(1)
+                    .days_after_initiation(days)
                     .build(),
             )
             .build()?,
@@ -160,13 +184,21 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(abort_days(&existing), None);
-        let merged = merged_lifecycle(vec![existing]).unwrap();
+        let merged = merged_lifecycle(vec![existing], 2).unwrap();
         let rules = merged.rules();
         assert_eq!(rules.len(), 2);
         assert_eq!(rules[0].id(), Some("expire-tmp"));
         assert_eq!(
             abort_days(&rules[1]),
-            Some((LIFECYCLE_RULE_ID.to_owned(), 1))
+            Some((LIFECYCLE_RULE_ID.to_owned(), 2))
         );
+    }
+
+    #[test]
+    fn the_rule_outlasts_a_resumable_upload_left_idle() {
+        assert_eq!(rule_days(Duration::from_secs(86_400)), 2);
+        assert_eq!(rule_days(Duration::from_secs(3_600)), 2);
+        assert_eq!(rule_days(Duration::from_secs(86_401)), 3);
+        assert_eq!(rule_days(Duration::from_secs(7 * 86_400)), 8);
     }
 }

@@ -12,16 +12,20 @@
 //!   request of it (within the step timeout, its failure diagnosed).
 //! - `check`: the `check` command; `multipart` and `lifecycle`: its incomplete-upload and lifecycle steps
 //!   (`clean` aborts incomplete uploads too).
-//! - `clean`: the `clean` command.
+//! - `clean`: the `clean` command; `objects`: the objects under a prefix, counted and deleted.
+//! - `resumable`: resumable uploads: `check`'s listing, `clean --expired-uploads`, and the aborts before `clean`.
 //! - `diagnose`: what a store's error means and what to change; `public_url`: the anonymous GET of a returned
 //!   URL and why it failed.
 
 mod check;
 mod clean;
+mod conditional;
 mod diagnose;
 mod lifecycle;
 mod multipart;
+mod objects;
 mod public_url;
+mod resumable;
 mod target;
 
 use std::io::Write;
@@ -34,7 +38,7 @@ use crate::config::Config;
 pub use check::check;
 pub use clean::clean;
 pub use diagnose::{Diagnosis, diagnose_sdk, diagnose_store_error};
-pub use lifecycle::merged_lifecycle;
+pub use lifecycle::{merged_lifecycle, rule_days};
 pub use public_url::{HttpAnswer, diagnose_anonymous_get, public_read_policy};
 pub use target::Setup;
 
@@ -79,7 +83,7 @@ pub struct CheckArgs {
     /// running server is still writing are left alone.
     #[arg(long, value_name = "MINUTES", default_value_t = 60)]
     pub older_than_mins: u64,
-    /// Add a lifecycle rule that aborts incomplete multipart uploads after 1 day (existing rules are kept).
+    /// Add a lifecycle rule that aborts incomplete multipart uploads after 1 day plus RESUMABLE_EXPIRY_SECS in days (existing rules are kept).
     #[arg(long)]
     pub add_lifecycle_rule: bool,
     /// List (and with --abort-incomplete abort) incomplete multipart uploads in the whole bucket, not only under
@@ -112,6 +116,10 @@ pub struct CleanArgs {
     /// Confirm without asking, for scripts: must be the configured bucket's name.
     #[arg(long, value_name = "BUCKET")]
     pub yes: Option<String>,
+    /// Only remove the expired resumable (tus) uploads, as the server's sweeper does, and print them; nothing
+    /// else is deleted, so it asks no confirmation.
+    #[arg(long, conflicts_with_all = ["delete_bucket", "all", "yes"])]
+    pub expired_uploads: bool,
 }
 
 /// Runs `check` or `clean` on stdin and stdout; `serve` is the binary's business. Returns the exit code.
@@ -190,6 +198,9 @@ pub mod steps {
     pub const REMOVE: &str = "test object removed";
     pub const MULTIPART: &str = "incomplete multipart uploads";
     pub const LIFECYCLE: &str = "lifecycle rule";
+    pub const CONDITIONAL: &str = "conditional writes";
+    pub const RESUMABLE: &str = "resumable uploads";
+    pub const EXPIRED: &str = "expired uploads removed";
 }
 
 struct Printer<'a> {
@@ -290,5 +301,16 @@ mod tests {
             cli.command,
             Some(Command::Check(CheckArgs { all: true, .. }))
         ));
+        // --expired-uploads removes only what the server would: nothing to confirm, nothing wider.
+        let cli = Cli::try_parse_from(["s3-upload-server", "clean", "--expired-uploads"]).unwrap();
+        let Some(Command::Clean(args)) = cli.command else {
+            panic!("expected clean");
+        };
+        assert!(args.expired_uploads && !args.delete_bucket && !args.all && args.yes.is_none());
+        for other in [&["--all"][..], &["--delete-bucket"], &["--yes", "b"]] {
+            let mut line = vec!["s3-upload-server", "clean", "--expired-uploads"];
+            line.extend_from_slice(other);
+            assert!(Cli::try_parse_from(&line).is_err(), "{line:?}");
+        }
     }
 }

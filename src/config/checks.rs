@@ -1,5 +1,5 @@
-//! Checks of settings that parse but cannot work together: the memory budget against the part size, and the
-//! key prefix against the store's keys.
+//! Checks of settings that parse but cannot work together (the memory budget against the part size, the key
+//! prefix against the store's keys) or only within a range (how long resumable uploads are kept).
 
 use super::read::invalid;
 use super::*;
@@ -9,6 +9,43 @@ use super::*;
 pub(super) fn budget_needed(part_size: u64, max_uploads: usize) -> u64 {
     part_size.div_ceil(BUDGET_BLOCK_BYTES) * BUDGET_BLOCK_BYTES
         + FIRST_READ_BYTES * (max_uploads as u64 + 1)
+}
+
+/// `RESUMABLE_EXPIRY_SECS`: at least a second (an upload that expires at once could never take bytes), at
+/// most [`MAX_RESUMABLE_EXPIRY_SECS`] (abandoned uploads hold parts the bucket bills for).
+pub(super) fn resumable_expiry(seconds: u64) -> Result<Duration, ConfigError> {
+    if !(1..=MAX_RESUMABLE_EXPIRY_SECS).contains(&seconds) {
+        return Err(invalid(
+            "RESUMABLE_EXPIRY_SECS",
+            &seconds.to_string(),
+            &format!(
+                "a resumable upload is kept 1 to {MAX_RESUMABLE_EXPIRY_SECS} seconds (30 days)"
+            ),
+        ));
+    }
+    Ok(Duration::from_secs(seconds))
+}
+
+/// `RESUMABLE_THRESHOLD` (`set`: the value given, if any): `0` is off; a value given above `MAX_FILE_SIZE` is
+/// refused (no file the server accepts could reach it, which is surely not what was meant), while the default
+/// above a small `MAX_FILE_SIZE` quietly means off.
+pub(super) fn resumable_threshold(
+    set: Option<u64>,
+    max_file_size: u64,
+) -> Result<Option<u64>, ConfigError> {
+    match set {
+        Some(0) => Ok(None),
+        Some(threshold) if threshold > max_file_size => Err(invalid(
+            "RESUMABLE_THRESHOLD",
+            &threshold.to_string(),
+            &format!(
+                "no file reaches it: files are at most MAX_FILE_SIZE = {max_file_size} bytes; set it at most \
+                 that, or 0 for the page never to use resumable uploads"
+            ),
+        )),
+        Some(threshold) => Ok(Some(threshold)),
+        None => Ok(Some(DEFAULT_RESUMABLE_THRESHOLD).filter(|t| *t <= max_file_size)),
+    }
 }
 
 /// `KEY_PREFIX` becomes the start of every key: it must be a plain relative path (no empty, `.` or `..`

@@ -48,6 +48,15 @@ pub struct Config {
     pub access: AccessConfig,
     /// What `location` is: a public URL or a presigned one.
     pub url_mode: UrlMode,
+    /// `RESUMABLE_EXPIRY_SECS`: how long a resumable (tus) upload is kept after its creation or its last
+    /// received bytes, as its `Upload-Expires` says; 1 second to 30 days. Default 86400 (a day).
+    pub resumable_expiry: Duration,
+    /// `RESUMABLE_THRESHOLD`: the size, in bytes, from which the page sends a file through tus (`/files/`)
+    /// instead of `POST /upload`, so that a dropped connection or a reload resumes it. `0` turns this off (the
+    /// page never uses tus; `/files/` still serves other clients). Default 16 MiB (16777216); when set, at most
+    /// `MAX_FILE_SIZE` (above it no file could reach it). `None` when off, or when the default is above
+    /// `MAX_FILE_SIZE`.
+    pub resumable_threshold: Option<u64>,
 }
 
 /// Who may upload.
@@ -103,8 +112,18 @@ pub const S3_MAX_KEY_BYTES: usize = 1024;
 /// (see `embedded::max_key_len`, which computes it and is tested against this value).
 pub const EMBEDDED_MAX_KEY_BYTES: usize = 128;
 
+/// The longest a resumable upload may wait for its next bytes (`RESUMABLE_EXPIRY_SECS`): 30 days.
+pub const MAX_RESUMABLE_EXPIRY_SECS: u64 = 30 * 24 * 3600;
+
+/// `RESUMABLE_THRESHOLD`'s default: files from 16 MiB on go through tus.
+pub const DEFAULT_RESUMABLE_THRESHOLD: u64 = 16 * MIB;
+
 /// The longest a presigned URL may live (SigV4's limit).
 pub const MAX_PRESIGNED_TTL_SECS: u64 = 7 * 24 * 3600;
+
+/// How long the embedded store keeps a multipart upload no one touches (7 days): a resumable upload may pause
+/// for a day and resume after a restart.
+pub const EMBEDDED_UPLOAD_KEEP: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Where the bucket lives.
 #[derive(Clone, Debug)]
@@ -131,6 +150,9 @@ pub struct EmbeddedConfig {
     pub secret_key: Secret,
     /// The region it claims: `AWS_REGION`, default `ap-northeast-2`.
     pub region: String,
+    /// How long a multipart upload may stay idle (no part, no completion) before the store's start-up sweep
+    /// removes it: [`EMBEDDED_UPLOAD_KEEP`], no setting.
+    pub upload_keep: Duration,
 }
 
 /// A real bucket's settings.

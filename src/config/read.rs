@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::checks::{budget_needed, check_key_prefix};
+use super::checks::{budget_needed, check_key_prefix, resumable_expiry, resumable_threshold};
 use super::*;
 
 impl Config {
@@ -23,6 +23,11 @@ impl Config {
         }
         let limits = limits(&env)?;
         let upload = upload(&env, &store, &limits)?;
+        let threshold = match env.get("RESUMABLE_THRESHOLD") {
+            None => None,
+            Some(_) => Some(env.parse("RESUMABLE_THRESHOLD", 0u64)?),
+        };
+        let resumable_threshold = resumable_threshold(threshold, upload.max_file_size)?;
         let log_format = match env.get("LOG_FORMAT").as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -42,6 +47,8 @@ impl Config {
             log_format,
             access: access(&env)?,
             url_mode: url_mode(&env)?,
+            resumable_expiry: resumable_expiry(env.parse("RESUMABLE_EXPIRY_SECS", 86_400u64)?)?,
+            resumable_threshold,
         })
     }
 }
@@ -69,6 +76,7 @@ fn store(env: &Env<'_>) -> Result<StoreConfig, ConfigError> {
             access_key: "embedded-access-key".to_owned(),
             secret_key: Secret::new("embedded-secret-key"),
             region,
+            upload_keep: EMBEDDED_UPLOAD_KEEP,
         }));
     };
     let access_key = env.first(&["AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID"]);

@@ -260,3 +260,40 @@ fn limits_have_defaults_and_refuse_zero() {
     assert_eq!(upload.body_min_rate, 1024);
     assert_eq!(upload.memory_wait, Duration::from_secs(30));
 }
+
+#[test]
+fn resumable_uploads_are_kept_a_day_by_default_and_at_most_30_days() {
+    let default = config(&[]).expect("defaults");
+    assert_eq!(default.resumable_expiry, Duration::from_secs(86_400));
+    let set = config(&[("RESUMABLE_EXPIRY_SECS", "3600")]).expect("an hour");
+    assert_eq!(set.resumable_expiry, Duration::from_secs(3600));
+    let month = config(&[("RESUMABLE_EXPIRY_SECS", "2592000")]).expect("30 days");
+    assert_eq!(
+        month.resumable_expiry,
+        Duration::from_secs(MAX_RESUMABLE_EXPIRY_SECS)
+    );
+    for bad in ["0", "2592001", "-1", "a day"] {
+        let err = config(&[("RESUMABLE_EXPIRY_SECS", bad)]).expect_err(bad);
+        assert_eq!(err.name, "RESUMABLE_EXPIRY_SECS", "{bad}");
+    }
+}
+
+#[test]
+fn resumable_threshold_defaults_to_16_mib_and_0_turns_it_off() {
+    let default = config(&[]).unwrap();
+    assert_eq!(default.resumable_threshold, Some(16 * 1024 * 1024));
+    let set = config(&[("RESUMABLE_THRESHOLD", "1048576")]).unwrap();
+    assert_eq!(set.resumable_threshold, Some(1_048_576));
+    let off = config(&[("RESUMABLE_THRESHOLD", "0")]).unwrap();
+    assert_eq!(off.resumable_threshold, None);
+    // The default above a small MAX_FILE_SIZE is off; a value set above it is a mistake, named.
+    let small = config(&[("MAX_FILE_SIZE", "1000")]).unwrap();
+    assert_eq!(small.resumable_threshold, None);
+    let at_limit = config(&[("MAX_FILE_SIZE", "1000"), ("RESUMABLE_THRESHOLD", "1000")]).unwrap();
+    assert_eq!(at_limit.resumable_threshold, Some(1000));
+    let err = config(&[("MAX_FILE_SIZE", "1000"), ("RESUMABLE_THRESHOLD", "1001")]).unwrap_err();
+    assert_eq!(err.name, "RESUMABLE_THRESHOLD");
+    assert!(err.reason.contains("MAX_FILE_SIZE"), "{err}");
+    let err = config(&[("RESUMABLE_THRESHOLD", "16MiB")]).unwrap_err();
+    assert_eq!(err.name, "RESUMABLE_THRESHOLD");
+}

@@ -10,7 +10,8 @@ use s3s::crypto::{Checksum as _, Md5};
 use s3s::{S3Error, s3_error};
 
 use super::layout::side_file_stem;
-use super::multipart::{MIN_PART_SIZE, UploadRecord, upload_owner};
+use super::multipart::{MIN_PART_SIZE, upload_owner};
+use super::records::{UploadRecord, record_path};
 
 /// What a completion needs, owned, so that the file work runs on the blocking pool.
 pub(super) struct Completion {
@@ -39,6 +40,8 @@ pub(super) struct Plan {
     object: PathBuf,
     staging: PathBuf,
     parts: Vec<PlannedPart>,
+    /// The own files of parts uploaded but not listed, removed with the upload.
+    unlisted: Vec<PathBuf>,
     /// The staging file's stride when every part is at its place in it (after copying in the unstaged ones).
     in_place: Option<u64>,
 }
@@ -74,14 +77,21 @@ impl Completion {
         }
         let stride = self.record.stride;
         let mut parts = Vec::with_capacity(self.requested.len());
+        // In place only when the parts are 1..N, each at its place; gaps in the numbers are concatenated.
         let mut in_place = stride.is_some();
+        let mut previous = 0;
         for (index, (number, e_tag)) in self.requested.iter().enumerate() {
             let last = index + 1 == self.requested.len();
             let Some(number) = *number else {
                 return Err(inner_or(s3_error!(InvalidRequest, "missing part number")));
             };
+            // S3's rule: strictly ascending, gaps allowed (s3s-fs refuses any other order too).
+            if number <= previous {
+                return Err(NotHere::Refused(s3_error!(InvalidPartOrder)));
+            }
+            previous = number;
             if usize::try_from(number).ok() != Some(index + 1) {
-                return Err(inner_or(s3_error!(InvalidPartOrder)));
+                in_place = false;
             }
             let file = root.join(format!(".upload_id-{upload_id}.part-{number}"));
             let Some(record) = self.record.parts.get(&number) else {
@@ -109,7 +119,8 @@ impl Completion {
             if !last && len < MIN_PART_SIZE {
                 return Err(NotHere::Refused(s3_error!(EntityTooSmall)));
             }
-            let offset = stride.and_then(|s| u64::try_from(index).ok()?.checked_mul(s));
+            // Where UploadPart staged it: `(number - 1) x stride`.
+            let offset = stride.and_then(|s| u64::try_from(number - 1).ok()?.checked_mul(s));
             if let Some(stride) = stride
                 && ((!last && len != stride) || len > stride)
             {
@@ -122,10 +133,36 @@ impl Completion {
                 file,
             });
         }
+        // Parts uploaded but not listed are not in the object; their own files go with the upload.
+        let unlisted = self
+            .record
+            .parts
+            .iter()
+            .filter(|(number, part)| {
+                part.staged.is_none() && !self.requested.iter().any(|(n, _)| n == &Some(**number))
+            })
+            .map(|(number, _)| root.join(format!(".upload_id-{upload_id}.part-{number}")))
+            .collect();
+        // Staged parts are bytes of the staging file: one that is gone or cut short (a record read after a
+        // restart, files removed by hand) must not complete into zeros.
+        let staging = root.join(format!(".upload_id-{upload_id}.staging"));
+        let staged_end = parts
+            .iter()
+            .filter_map(|part| part.staged_at.map(|at| at.saturating_add(part.len)))
+            .max();
+        if let Some(end) = staged_end
+            && std::fs::metadata(&staging).map_or(0, |meta| meta.len()) < end
+        {
+            return Err(NotHere::Refused(s3_error!(
+                InvalidPart,
+                "the staged parts were not found"
+            )));
+        }
         Ok(Plan {
             upload_id,
+            unlisted,
             object: root.join(bucket).join(key),
-            staging: root.join(format!(".upload_id-{upload_id}.staging")),
+            staging,
             parts,
             in_place: if in_place { stride } else { None },
         })
@@ -206,8 +243,14 @@ impl Completion {
         }
         let _ = std::fs::remove_file(root.join(format!(".upload-{}.json", plan.upload_id)));
         let _ = std::fs::remove_file(&plan.staging);
-        for part in &plan.parts {
-            let _ = std::fs::remove_file(&part.file);
+        let _ = std::fs::remove_file(record_path(root, &plan.upload_id));
+        for file in plan
+            .parts
+            .iter()
+            .map(|part| &part.file)
+            .chain(&plan.unlisted)
+        {
+            let _ = std::fs::remove_file(file);
         }
 
         let mut hash = Md5::new();

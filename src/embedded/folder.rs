@@ -1,24 +1,28 @@
 //! The data folder: one running store at a time, and a sweep of what earlier runs left.
 //!
-//! The store runs inside the server's process, so a multipart upload it held when the process stopped (a crash,
-//! or a shutdown that cut uploads) can never be completed: no one else knows its parts. Its record, parts,
-//! staging file (up to a part's size) and attributes stayed in the folder across restarts. Side files whose
-//! object is gone (deletes before they removed them) stayed as well. On start the store removes both, and
-//! empty folders inside buckets (each upload's key made one), never an object or the side files of one.
+//! A multipart upload outlives the process that began it (its parts' record is a file, [`super::records`]), so
+//! a resumable upload paused across a restart can still be completed. One left alone for longer than the
+//! keep-age (`EmbeddedConfig::upload_keep`; its last activity is its files' newest modification time) is
+//! abandoned: on start the store removes its record, parts, staging file (the staged parts' bytes) and
+//! attributes, as it removes at once the files of an upload s3s-fs no longer knows (no readable
+//! `.upload-<id>.json`: a completion or an abort cut short). Side files whose object is gone (deletes before
+//! they removed them) go as well, and empty folders inside buckets; never an object or the side files of one.
 //!
 //! That is safe only while no other store uses the folder, hence a lock (`flock` through `File::try_lock`) on
 //! `.embedded-store.lock`, held for as long as the store runs: a second store on the folder fails to start.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, Read as _, Write as _};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::keys;
 use super::layout;
+use super::multipart::upload_owner;
 
 /// The lock file's name in the data folder.
 const LOCK_FILE: &str = ".embedded-store.lock";
@@ -72,6 +76,8 @@ pub(super) fn lock(folder: &Path) -> anyhow::Result<FolderLock> {
 pub(super) struct Swept {
     /// Multipart uploads whose files were removed.
     pub(super) uploads: usize,
+    /// Multipart uploads kept: active within the keep-age.
+    pub(super) kept_uploads: usize,
     /// Their files: records, parts, staging files, attributes.
     pub(super) upload_files: usize,
     /// Side files of objects that no longer exist.
@@ -140,11 +146,22 @@ fn classify(name: &str) -> Kind {
     }
 }
 
-/// Removes every multipart upload's files, the side files of objects that no longer exist and empty folders
-/// inside buckets. Call it only with the folder's lock held, before the store serves.
-pub(super) fn sweep(root: &Path) -> io::Result<Swept> {
+/// One multipart upload's files found by a sweep.
+#[derive(Default)]
+struct UploadFiles {
+    files: Vec<PathBuf>,
+    /// The newest modification time of its files.
+    last_activity: Option<SystemTime>,
+    /// s3s-fs still knows the upload (a readable `.upload-<id>.json`): it can still be completed.
+    known: bool,
+}
+
+/// Removes the files of multipart uploads idle for longer than `keep` at `now` (or no longer known to s3s-fs),
+/// the side files of objects that no longer exist and empty folders inside buckets. Call it only with the
+/// folder's lock held, before the store serves.
+pub(super) fn sweep(root: &Path, keep: Duration, now: SystemTime) -> io::Result<Swept> {
     let mut swept = Swept::default();
-    let mut uploads = HashSet::new();
+    let mut uploads: HashMap<uuid::Uuid, UploadFiles> = HashMap::new();
     let mut first_error: Option<(PathBuf, io::Error)> = None;
     let mut buckets = Vec::new();
     for entry in fs::read_dir(root)? {
@@ -169,9 +186,15 @@ pub(super) fn sweep(root: &Path) -> io::Result<Swept> {
         }
         let leftover = match classify(&name) {
             Kind::Upload(id) => {
-                uploads.insert(id);
-                swept.upload_files += 1;
-                true
+                let upload = uploads.entry(id).or_default();
+                upload.files.push(entry.path());
+                if name == format!(".upload-{id}.json") {
+                    upload.known = upload_owner(root, &id).is_some();
+                }
+                let modified = entry.metadata().and_then(|meta| meta.modified()).ok();
+                upload.last_activity = upload.last_activity.max(modified);
+                // Removed below, once all of the upload's files are known.
+                false
             }
             // Only side files the store could have written: a key it would refuse may belong to anything.
             Kind::ObjectSideFile { bucket, key } if keys::reachable(&bucket, &key) => {
@@ -182,17 +205,24 @@ pub(super) fn sweep(root: &Path) -> io::Result<Swept> {
             Kind::ObjectSideFile { .. } | Kind::Other => false,
         };
         if leftover {
-            let len = entry.metadata().map_or(0, |meta| meta.len());
-            match fs::remove_file(entry.path()) {
-                Ok(()) => swept.bytes += len,
-                Err(err) => {
-                    swept.failures += 1;
-                    first_error.get_or_insert((entry.path(), err));
-                }
-            }
+            remove(&entry.path(), &mut swept, &mut first_error);
         }
     }
-    swept.uploads = uploads.len();
+    for upload in uploads.into_values() {
+        // A modification time in the future (a clock set back) counts as now.
+        let idle = upload.last_activity.map_or(Duration::MAX, |last| {
+            now.duration_since(last).unwrap_or_default()
+        });
+        if upload.known && idle <= keep {
+            swept.kept_uploads += 1;
+            continue;
+        }
+        swept.uploads += 1;
+        swept.upload_files += upload.files.len();
+        for file in &upload.files {
+            remove(file, &mut swept, &mut first_error);
+        }
+    }
     for bucket in buckets {
         swept.empty_folders += remove_empty_folders(&bucket);
     }
@@ -205,6 +235,18 @@ pub(super) fn sweep(root: &Path) -> io::Result<Swept> {
         );
     }
     Ok(swept)
+}
+
+/// Removes a leftover file, counting its bytes or the failure.
+fn remove(path: &Path, swept: &mut Swept, first_error: &mut Option<(PathBuf, io::Error)>) {
+    let len = fs::metadata(path).map_or(0, |meta| meta.len());
+    match fs::remove_file(path) {
+        Ok(()) => swept.bytes += len,
+        Err(err) => {
+            swept.failures += 1;
+            first_error.get_or_insert((path.to_path_buf(), err));
+        }
+    }
 }
 
 /// Removes the empty folders under `bucket` (not `bucket` itself), deepest first, so that a folder holding only

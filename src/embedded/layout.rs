@@ -6,7 +6,8 @@
 //!   Content-Disposition, user metadata) and `….internal.json` (ETag, checksums), base64 being URL-safe
 //!   without padding;
 //! - for a multipart upload, `.upload-<id>.json` (who created it), `….upload-<id>.metadata.json` (the future
-//!   object's attributes) and `.upload_id-<id>.part-<n>` (parts), plus this store's `.upload_id-<id>.staging`.
+//!   object's attributes) and `.upload_id-<id>.part-<n>` (parts), plus this store's `.upload_id-<id>.staging`
+//!   and `.upload_id-<id>.record.json` (what it knows of the parts, [`super::records`]).
 
 use std::path::{Path, PathBuf};
 

@@ -11,20 +11,21 @@
 //!   part 1, a request with checksums to verify) go to s3s-fs's own part files.
 //! - **CompleteMultipartUpload** checks the request's ETags against the recorded MD5s (`InvalidPart` when they
 //!   differ, as S3), copies in any part that lives in its own file, truncates the staging file to the object's
-//!   length and renames it into place: no byte is read back. If the parts do not line up (sizes differ from
-//!   part 1's), it concatenates them with the kernel's `copy_file_range` instead.
+//!   length and renames it into place: no byte is read back. The listed part numbers must be strictly
+//!   ascending, with gaps allowed (S3's rule). If the parts do not line up (gaps in the numbers, sizes that
+//!   differ from part 1's), it concatenates the listed parts with the kernel's `copy_file_range` instead.
 //!
 //! The files it leaves are exactly those s3s-fs would leave (the object, its metadata and its internal info, at
 //! the paths of s3s-fs =0.14.1, the pinned version), so every other operation stays s3s-fs's. An upload it has no
-//! record of (one begun while [`MAX_RECORDED_UPLOADS`] others were open) is left to s3s-fs from start to end.
-//! Uploads do not outlive the store: the start-up sweep removes them ([`super::folder`]).
+//! record of (one begun while [`super::records::MAX_RECORDED_UPLOADS`] others were open) is left to s3s-fs
+//! from start to end. The records are kept in files too, so uploads outlive the process ([`super::records`]);
+//! the start-up sweep removes those left alone longer than the keep-age ([`super::folder`]).
 
-use std::collections::HashMap;
 use std::io;
 use std::os::unix::fs::FileExt as _;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, MutexGuard};
 
 use bytes::Bytes;
 use futures_util::StreamExt as _;
@@ -33,68 +34,27 @@ use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result, s3_error};
 
 use super::completion::{Completion, NotHere, decode_md5, hex};
+use super::records::{PartRecord, UploadOf};
 use super::store::CheckedFs;
 
 /// S3's minimum size of every part but the last.
 pub(super) const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 
-/// Uploads whose parts are recorded at most (uploads that are never completed or aborted must not grow memory
-/// without bound); a new upload beyond it is left to s3s-fs from start to end.
-pub(super) const MAX_RECORDED_UPLOADS: usize = 10_000;
-
 /// Bytes of a part gathered before they are written (one blocking-pool trip per batch).
 const WRITE_BATCH: u64 = 1024 * 1024;
 
-/// What the store knows of one multipart upload's parts.
-#[derive(Clone, Default)]
-pub(super) struct UploadRecord {
-    /// Part 1's size: part `n` is staged at `(n - 1) * stride`.
-    pub(super) stride: Option<u64>,
-    pub(super) parts: HashMap<i32, PartRecord>,
-}
-
-#[derive(Clone, Copy)]
-pub(super) struct PartRecord {
-    pub(super) md5: [u8; 16],
-    /// `Some(length)` when the part is in the staging file; `None` when it is in s3s-fs's own part file.
-    pub(super) staged: Option<u64>,
-}
-
 impl CheckedFs {
-    pub(super) fn uploads(&self) -> MutexGuard<'_, HashMap<String, UploadRecord>> {
-        self.uploads
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Runs `f` on the upload's record, made if new; `None` when a new upload cannot be recorded (the store
-    /// then leaves that upload to s3s-fs from start to end, and the uploads already recorded are kept).
-    fn with_record<T>(&self, upload_id: &str, f: impl FnOnce(&mut UploadRecord) -> T) -> Option<T> {
-        let mut uploads = self.uploads();
-        if uploads.len() >= MAX_RECORDED_UPLOADS && !uploads.contains_key(upload_id) {
-            return None;
-        }
-        Some(f(uploads.entry(upload_id.to_owned()).or_default()))
-    }
-
-    fn record_part(&self, upload_id: &str, number: i32, part: Option<PartRecord>) {
-        self.with_record(upload_id, |upload| match part {
-            Some(part) => upload.parts.insert(number, part),
-            None => upload.parts.remove(&number),
-        });
-    }
-
-    /// Forgets an upload's record once s3s-fs has completed it.
-    fn forget_if_done<T>(&self, upload_id: &str, answer: S3Result<T>) -> S3Result<T> {
+    /// Forgets an upload's record once s3s-fs has completed or aborted it.
+    async fn forget_if_done<T>(&self, upload_id: &str, answer: S3Result<T>) -> S3Result<T> {
         if answer.is_ok() {
-            self.uploads().remove(upload_id);
+            self.forget(upload_id).await;
         }
         answer
     }
 
     /// Where part `number` of `len` bytes goes in the staging file, if it fits the upload's layout.
-    fn staging_offset(&self, upload_id: &str, number: i32, len: u64) -> Option<u64> {
-        self.with_record(upload_id, |upload| match (number, upload.stride) {
+    fn staging_offset(&self, upload: &UploadOf<'_>, number: i32, len: u64) -> Option<u64> {
+        self.with_record(upload, |upload| match (number, upload.stride) {
             (1, None) => {
                 upload.stride = Some(len);
                 Some(0)
@@ -168,7 +128,16 @@ impl CheckedFs {
     ) -> S3Result<S3Response<UploadPartOutput>> {
         let input = &req.input;
         let number = input.part_number;
-        let upload_id = input.upload_id.clone();
+        let (upload_id, bucket, key) = (
+            input.upload_id.clone(),
+            input.bucket.clone(),
+            input.key.clone(),
+        );
+        let upload = UploadOf {
+            upload_id: &upload_id,
+            bucket: &bucket,
+            key: &key,
+        };
         let with_checksum = input.checksum_algorithm.is_some()
             || input.checksum_crc32.is_some()
             || input.checksum_crc32c.is_some()
@@ -189,7 +158,7 @@ impl CheckedFs {
         };
         let slot = match (stageable, id, len) {
             (true, Some(id), Some(len)) => self
-                .staging_offset(&upload_id, number, len)
+                .staging_offset(&upload, number, len)
                 .map(|offset| (id, offset, len)),
             _ => None,
         };
@@ -201,12 +170,15 @@ impl CheckedFs {
                 .and_then(|res| res.output.e_tag.as_ref())
                 .and_then(ETag::as_strong)
                 .and_then(decode_md5);
-            self.record_part(
-                &upload_id,
-                number,
-                md5.map(|md5| PartRecord { md5, staged: None }),
-            );
-            return answer;
+            let recorded = self
+                .record_part(
+                    &upload,
+                    number,
+                    md5.map(|md5| PartRecord { md5, staged: None }),
+                )
+                .await;
+            // A part whose record is not on disk could not be completed after a restart.
+            return answer.and_then(|answer| recorded.map(|()| answer));
         };
         let Some(body) = req.input.body else {
             return Err(s3_error!(IncompleteBody));
@@ -214,13 +186,14 @@ impl CheckedFs {
         match self.stage_part(&id, offset, len, body).await {
             Ok(md5) => {
                 self.record_part(
-                    &upload_id,
+                    &upload,
                     number,
                     Some(PartRecord {
                         md5,
                         staged: Some(len),
                     }),
-                );
+                )
+                .await?;
                 // A part file left by an earlier upload of this part number is not this part.
                 let stale = self.root.join(format!(".upload_id-{id}.part-{number}"));
                 let _ = tokio::fs::remove_file(stale).await;
@@ -230,7 +203,9 @@ impl CheckedFs {
                 }))
             }
             Err(err) => {
-                self.record_part(&upload_id, number, None);
+                // The staged bytes are no longer the part recorded before (if any); the part's own error is
+                // the answer.
+                let _ = self.record_part(&upload, number, None).await;
                 Err(err)
             }
         }
@@ -240,7 +215,16 @@ impl CheckedFs {
         &self,
         req: S3Request<UploadPartCopyInput>,
     ) -> S3Result<S3Response<UploadPartCopyOutput>> {
-        let upload_id = req.input.upload_id.clone();
+        let (upload_id, bucket, key) = (
+            req.input.upload_id.clone(),
+            req.input.bucket.clone(),
+            req.input.key.clone(),
+        );
+        let upload = UploadOf {
+            upload_id: &upload_id,
+            bucket: &bucket,
+            key: &key,
+        };
         let number = req.input.part_number;
         let answer = self.inner.upload_part_copy(req).await;
         let md5 = answer
@@ -249,12 +233,14 @@ impl CheckedFs {
             .and_then(|res| res.output.copy_part_result.as_ref())
             .and_then(|result| result.e_tag.as_ref())
             .and_then(|e_tag| decode_md5(e_tag.value()));
-        self.record_part(
-            &upload_id,
-            number,
-            md5.map(|md5| PartRecord { md5, staged: None }),
-        );
-        answer
+        let recorded = self
+            .record_part(
+                &upload,
+                number,
+                md5.map(|md5| PartRecord { md5, staged: None }),
+            )
+            .await;
+        answer.and_then(|answer| recorded.map(|()| answer))
     }
 
     pub(super) async fn complete_in_place(
@@ -310,7 +296,7 @@ impl CheckedFs {
         .map_err(|err| s3_error!(err, InternalError, "completing the multipart upload failed"))?;
         match done {
             Ok((completion, e_tag)) => {
-                self.uploads().remove(&upload_id);
+                self.forget(&upload_id).await;
                 self.completed_here.fetch_add(1, Ordering::Relaxed);
                 Ok(S3Response::new(CompleteMultipartUploadOutput {
                     bucket: Some(completion.bucket),
@@ -321,7 +307,7 @@ impl CheckedFs {
             }
             Err(NotHere::Inner) => {
                 let answer = self.inner.complete_multipart_upload(req).await;
-                self.forget_if_done(&upload_id, answer)
+                self.forget_if_done(&upload_id, answer).await
             }
             Err(NotHere::Refused(err)) => Err(err),
         }
@@ -334,7 +320,7 @@ impl CheckedFs {
         let upload_id = req.input.upload_id.clone();
         // s3s-fs removes every file named `.upload_id-<id>*`: the part files and the staging file.
         let answer = self.inner.abort_multipart_upload(req).await;
-        self.forget_if_done(&upload_id, answer)
+        self.forget_if_done(&upload_id, answer).await
     }
 }
 

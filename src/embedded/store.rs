@@ -15,7 +15,7 @@ use s3s::{S3, S3Request, S3Response, S3Result};
 
 use super::conditional::KeyLocks;
 use super::keys::{KeyUse, check_bucket, check_key};
-use super::multipart::UploadRecord;
+use super::records::{self, UploadRecord};
 use super::tree::{check_listing, keep_reachable};
 
 /// The embedded store's S3 implementation: s3s-fs, with multipart uploads written once.
@@ -23,6 +23,8 @@ pub(crate) struct CheckedFs {
     pub(super) inner: s3s_fs::FileSystem,
     pub(super) root: Arc<Path>,
     pub(super) uploads: Mutex<HashMap<String, UploadRecord>>,
+    /// Held while an upload's record file is written ([`super::records`]).
+    pub(super) record_writes: tokio::sync::Mutex<()>,
     pub(super) tmp_counter: Arc<AtomicU64>,
     /// Multipart uploads completed here (the rest went to s3s-fs).
     pub(super) completed_here: AtomicU64,
@@ -31,17 +33,25 @@ pub(crate) struct CheckedFs {
 }
 
 impl CheckedFs {
-    /// Opens the store on `root` (an existing folder), as `s3s_fs::FileSystem::new` does.
+    /// Opens the store on `root` (an existing folder), as `s3s_fs::FileSystem::new` does, with the records of the
+    /// multipart uploads earlier runs left.
     pub(crate) fn new(root: &Path) -> anyhow::Result<Self> {
         let inner = s3s_fs::FileSystem::new(root).map_err(|err| {
             anyhow::anyhow!("open the embedded store at {}: {err:?}", root.display())
         })?;
         // The same root s3s-fs resolves (it canonicalizes the folder relative to the working directory).
         let root = std::env::current_dir()?.join(root).canonicalize()?;
+        let uploads = records::load(&root).map_err(|err| {
+            anyhow::anyhow!(
+                "read the multipart uploads' records in {}: {err}",
+                root.display()
+            )
+        })?;
         Ok(Self {
             inner,
             root: root.into(),
-            uploads: Mutex::new(HashMap::new()),
+            uploads: Mutex::new(uploads),
+            record_writes: tokio::sync::Mutex::new(()),
             tmp_counter: Arc::new(AtomicU64::new(0)),
             completed_here: AtomicU64::new(0),
             key_locks: KeyLocks::default(),

@@ -95,6 +95,39 @@ pub enum AppError {
     /// in `store.rs`, which never makes this variant of [`StoreError::Internal`].
     #[error(transparent)]
     Store(StoreError),
+    /// 412: a tus request without `Tus-Resumable: 1.0.0` (answered with `Tus-Version: 1.0.0`).
+    #[error("this server speaks tus 1.0.0: send `Tus-Resumable: 1.0.0`")]
+    TusVersionUnsupported,
+    /// 404: no resumable upload has this id (never created, expired, or terminated).
+    #[error("no such upload: it was never created, has expired, or was terminated")]
+    UploadNotFound,
+    /// 400: a tus header (`Upload-Length`, `Upload-Defer-Length`, `Upload-Metadata`, ...) that cannot be used;
+    /// `header` names it (the answer's `field`).
+    #[error("{header}: {reason}")]
+    InvalidTusHeader {
+        header: &'static str,
+        reason: String,
+    },
+    /// 413: `Upload-Metadata` longer than `limit` bytes.
+    #[error("Upload-Metadata is too large (over {limit} bytes)")]
+    MetadataTooLarge { limit: usize },
+    /// 415: a tus request's bytes not sent as `application/offset+octet-stream`.
+    #[error("send an upload's bytes with `Content-Type: application/offset+octet-stream`")]
+    NotOffsetStream,
+    /// 409: a PATCH's `Upload-Offset` is not the upload's offset (nothing changed).
+    #[error(
+        "Upload-Offset is not where the upload stands ({offset} bytes): ask HEAD and resume from there"
+    )]
+    OffsetMismatch { offset: u64 },
+    /// 423: another request is writing to this upload; answered with `Retry-After: 1`.
+    #[error("another request is writing to this upload: retry in a second")]
+    UploadLocked,
+    /// 460: the body does not hash to its `Upload-Checksum`; nothing of it was kept.
+    #[error("the body does not match its Upload-Checksum; nothing of it was kept: send it again")]
+    ChecksumMismatch,
+    /// 400: `Upload-Checksum` is malformed or names an algorithm this server does not know.
+    #[error("Upload-Checksum: {reason}")]
+    ChecksumUnsupported { reason: String },
     /// 404: no route has this path.
     #[error("no such endpoint: see GET / and POST /upload")]
     NotFound,
@@ -137,6 +170,13 @@ pub fn all_codes() -> &'static [&'static str] {
         "INTERNAL_ERROR",
         "NOT_FOUND",
         "METHOD_NOT_ALLOWED",
+        "TUS_VERSION_UNSUPPORTED",
+        "UPLOAD_NOT_FOUND",
+        "INVALID_TUS_HEADER",
+        "OFFSET_MISMATCH",
+        "UPLOAD_LOCKED",
+        "CHECKSUM_MISMATCH",
+        "CHECKSUM_UNSUPPORTED",
     ]
 }
 
@@ -186,6 +226,15 @@ impl AppError {
             Self::ServerBusy { .. } => "SERVER_BUSY",
             Self::ShuttingDown => "SHUTTING_DOWN",
             Self::Store(err) => store::code(err),
+            Self::TusVersionUnsupported => "TUS_VERSION_UNSUPPORTED",
+            Self::UploadNotFound => "UPLOAD_NOT_FOUND",
+            Self::InvalidTusHeader { .. } => "INVALID_TUS_HEADER",
+            Self::MetadataTooLarge { .. } => "LIMIT_HEADER_SIZE",
+            Self::NotOffsetStream => "UNSUPPORTED_MEDIA_TYPE",
+            Self::OffsetMismatch { .. } => "OFFSET_MISMATCH",
+            Self::UploadLocked => "UPLOAD_LOCKED",
+            Self::ChecksumMismatch => "CHECKSUM_MISMATCH",
+            Self::ChecksumUnsupported { .. } => "CHECKSUM_UNSUPPORTED",
             Self::NotFound => "NOT_FOUND",
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Self::Internal(_) => "INTERNAL_ERROR",
@@ -195,7 +244,7 @@ impl AppError {
     /// The HTTP status of the answer.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::NotMultipart { .. } | Self::FileTypeNotAllowed { .. } => {
+            Self::NotMultipart { .. } | Self::FileTypeNotAllowed { .. } | Self::NotOffsetStream => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
             }
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
@@ -203,23 +252,29 @@ impl AppError {
             | Self::NoFile { .. }
             | Self::UnexpectedFile { .. }
             | Self::MissingFieldName
-            | Self::BodyRead => StatusCode::BAD_REQUEST,
+            | Self::BodyRead
+            | Self::InvalidTusHeader { .. }
+            | Self::ChecksumUnsupported { .. } => StatusCode::BAD_REQUEST,
             Self::FileTooLarge { .. }
             | Self::TooManyFiles { .. }
             | Self::TooManyParts { .. }
             | Self::TooManyFields { .. }
             | Self::FieldNameTooLong { .. }
             | Self::FieldValueTooLong { .. }
-            | Self::PartHeadersTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            | Self::PartHeadersTooLarge { .. }
+            | Self::MetadataTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyTimeout { .. } | Self::BodyTooSlow { .. } => StatusCode::REQUEST_TIMEOUT,
-            Self::FileExists { .. } => StatusCode::CONFLICT,
+            Self::FileExists { .. } | Self::OffsetMismatch { .. } => StatusCode::CONFLICT,
+            Self::UploadLocked => StatusCode::LOCKED,
+            Self::ChecksumMismatch => CHECKSUM_MISMATCH_STATUS,
             Self::ServerBusy { .. } | Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             Self::Store(err) => match err.trouble() {
                 Trouble::Unreachable => StatusCode::SERVICE_UNAVAILABLE,
                 Trouble::Internal => StatusCode::INTERNAL_SERVER_ERROR,
                 _ => StatusCode::BAD_GATEWAY,
             },
-            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::TusVersionUnsupported => StatusCode::PRECONDITION_FAILED,
+            Self::NotFound | Self::UploadNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -235,6 +290,10 @@ impl AppError {
             | Self::FieldNameTooLong { field, .. }
             | Self::FieldValueTooLong { field, .. }
             | Self::FileTypeNotAllowed { field, .. } => Some(field),
+            Self::InvalidTusHeader { header, .. } => Some(header),
+            Self::MetadataTooLarge { .. } => Some("Upload-Metadata"),
+            Self::ChecksumUnsupported { .. } | Self::ChecksumMismatch => Some("Upload-Checksum"),
+            Self::OffsetMismatch { .. } => Some("Upload-Offset"),
             _ => None,
         }
     }
@@ -246,7 +305,11 @@ impl AppError {
 
     /// Seconds a client should wait before retrying (the `Retry-After` header), for errors that pass.
     pub fn retry_after(&self) -> Option<u64> {
-        (self.status() == StatusCode::SERVICE_UNAVAILABLE).then_some(RETRY_AFTER_SECS)
+        match self {
+            // The holder of a tus upload commits within a second or two.
+            Self::UploadLocked => Some(1),
+            _ => (self.status() == StatusCode::SERVICE_UNAVAILABLE).then_some(RETRY_AFTER_SECS),
+        }
     }
 
     /// The JSON body of the answer, naming the failed file when there is one.
@@ -301,6 +364,12 @@ impl AppError {
 /// How long clients are told to wait before retrying a 503.
 const RETRY_AFTER_SECS: u64 = 5;
 
+/// tus's checksum extension answers a mismatch with 460 (not a registered status; tus clients know it).
+const CHECKSUM_MISMATCH_STATUS: StatusCode = match StatusCode::from_u16(460) {
+    Ok(status) => status,
+    Err(_) => StatusCode::BAD_REQUEST,
+};
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         self.log();
@@ -308,26 +377,9 @@ impl IntoResponse for AppError {
     }
 }
 
-/// An error that concerns one named file of a request.
-#[derive(Debug)]
-pub struct FileError {
-    pub file: Option<String>,
-    pub error: AppError,
-}
-
-impl From<AppError> for FileError {
-    fn from(error: AppError) -> Self {
-        Self { file: None, error }
-    }
-}
-
-impl IntoResponse for FileError {
-    fn into_response(self) -> Response {
-        self.error.log();
-        self.error.answer(self.file)
-    }
-}
-
+mod file;
 mod store;
+
+pub use file::FileError;
 #[cfg(test)]
 mod tests;

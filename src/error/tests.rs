@@ -99,6 +99,18 @@ fn one_of_each() -> Vec<AppError> {
         rejected("NoSuchBucket"),
         rejected("AccessControlListNotSupported"),
         rejected("SlowDown"),
+        AppError::TusVersionUnsupported,
+        AppError::UploadNotFound,
+        AppError::InvalidTusHeader {
+            header: "Upload-Length",
+            reason: s(),
+        },
+        AppError::MetadataTooLarge { limit: 0 },
+        AppError::NotOffsetStream,
+        AppError::OffsetMismatch { offset: 0 },
+        AppError::UploadLocked,
+        AppError::ChecksumMismatch,
+        AppError::ChecksumUnsupported { reason: s() },
         AppError::NotFound,
         AppError::MethodNotAllowed,
         AppError::Internal(anyhow::anyhow!("bug")),
@@ -126,6 +138,15 @@ fn one_of_each() -> Vec<AppError> {
             | AppError::ServerBusy { .. }
             | AppError::ShuttingDown
             | AppError::Store(_)
+            | AppError::TusVersionUnsupported
+            | AppError::UploadNotFound
+            | AppError::InvalidTusHeader { .. }
+            | AppError::MetadataTooLarge { .. }
+            | AppError::NotOffsetStream
+            | AppError::OffsetMismatch { .. }
+            | AppError::UploadLocked
+            | AppError::ChecksumMismatch
+            | AppError::ChecksumUnsupported { .. }
             | AppError::NotFound
             | AppError::MethodNotAllowed
             | AppError::Internal(_) => {}
@@ -226,5 +247,42 @@ fn client_input_in_logs_is_escaped() {
     assert_eq!(
         crate::telemetry::Escaped("사진 1.png").to_string(),
         "사진 1.png"
+    );
+}
+
+/// The resumable uploads' errors (`store.rs`): a missing record is the client's 404, a taken key its 409, a
+/// broken record or a lost write a logged 500 without its cause.
+#[test]
+fn resumable_errors_become_their_answers() {
+    use crate::storage::resumable::cas::CasError;
+    use crate::storage::resumable::create::CreateError;
+    use crate::storage::resumable::info::UploadId;
+
+    let answer = |err: AppError| (err.code(), err.status().as_u16());
+    assert_eq!(answer(CasError::NotFound.into()), ("UPLOAD_NOT_FOUND", 404));
+    assert_eq!(answer(CasError::Lost.into()), ("INTERNAL_ERROR", 500));
+    let corrupt = AppError::from(CasError::Corrupt {
+        id: UploadId::generate(),
+        reason: "/secret/reason".to_owned(),
+    });
+    assert_eq!(answer(corrupt), ("INTERNAL_ERROR", 500));
+    let exists = CreateError::Exists {
+        key: "a.png".to_owned(),
+    };
+    assert_eq!(answer(exists.into()), ("FILE_EXISTS", 409));
+    let unreachable = CreateError::Cas(CasError::Store(StoreError::Unavailable {
+        operation: "PutObject",
+        detail: String::new(),
+    }));
+    assert_eq!(answer(unreachable.into()), ("STORE_UNAVAILABLE", 503));
+    let header = AppError::InvalidTusHeader {
+        header: "Upload-Length",
+        reason: "must be digits".to_owned(),
+    };
+    assert_eq!(header.field(), Some("Upload-Length"));
+    assert_eq!(answer(header), ("INVALID_TUS_HEADER", 400));
+    assert_eq!(
+        answer(AppError::TusVersionUnsupported),
+        ("TUS_VERSION_UNSUPPORTED", 412)
     );
 }

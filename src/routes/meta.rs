@@ -51,6 +51,7 @@ const APP_JS: &str = concat!(
     include_str!("../../static/js/cards.js"),
     include_str!("../../static/js/queue.js"),
     include_str!("../../static/js/upload.js"),
+    include_str!("../../static/js/tus.js"),
     include_str!("../../static/js/result.js"),
     include_str!("../../static/js/input.js"),
     include_str!("../../static/js/url-test.js"),
@@ -201,9 +202,25 @@ pub struct PublicConfig {
     pub allowed_types: Vec<String>,
     /// Whether uploads need `Authorization: Bearer <UPLOAD_TOKEN>` (the token itself is never shown).
     pub upload_token_required: bool,
+    /// When the page sends a file through tus instead of `POST /upload`; `null` when it never does
+    /// (`RESUMABLE_THRESHOLD=0`).
+    pub resumable: Option<PublicResumable>,
 }
 
-/// `GET /config`: the field name and limits, so the page can warn before uploading.
+/// The page's resumable uploads: files of `threshold` bytes or more go to `endpoint` in `PATCH`es of
+/// `chunk_size` bytes.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PublicResumable {
+    pub endpoint: &'static str,
+    pub threshold: u64,
+    /// One `UPLOAD_PART_SIZE`: a `PATCH` that starts on a part's boundary then fills exactly one part, which
+    /// goes straight to the store (never kept as a segment), and a connection that drops loses at most one
+    /// part's worth of sending.
+    pub chunk_size: u64,
+}
+
+/// `GET /config`: the field name and limits, so the page can warn before uploading, and when it resumes.
 pub async fn public_config(State(state): State<AppState>) -> Json<PublicConfig> {
     let upload = &state.config.upload;
     Json(PublicConfig {
@@ -212,6 +229,14 @@ pub async fn public_config(State(state): State<AppState>) -> Json<PublicConfig> 
         max_files: upload.max_files,
         allowed_types: upload.allowed_types.clone(),
         upload_token_required: state.config.access.upload_token.is_some(),
+        resumable: state
+            .config
+            .resumable_threshold
+            .map(|threshold| PublicResumable {
+                endpoint: "/files/",
+                threshold,
+                chunk_size: upload.part_size,
+            }),
     })
 }
 

@@ -4,6 +4,7 @@
 //! - [`meta`]: the page, `/health`, `/ready` and `/config`.
 //! - [`metrics`]: `GET /metrics`.
 //! - [`openapi`]: `GET /openapi.json`.
+//! - [`tus`]: resumable uploads (tus 1.0.0) at `/files`, behind the same token; no bytes taken yet (no PATCH).
 //!
 //! [`PATHS`] lists every route's path: the OpenAPI tests hold `static/openapi.json` to it.
 
@@ -11,7 +12,14 @@ pub mod auth;
 pub mod meta;
 pub mod metrics;
 pub mod openapi;
+pub mod tus;
 pub mod upload;
 
 /// Every path the routers route, feature by feature (each router is built from its own list).
-pub const PATHS: [&[&str]; 4] = [meta::PATHS, upload::PATHS, metrics::PATHS, openapi::PATHS];
+pub const PATHS: [&[&str]; 5] = [
+    meta::PATHS,
+    upload::PATHS,
+    tus::PATHS,
+    metrics::PATHS,
+    openapi::PATHS,
+];

@@ -9,11 +9,13 @@
 //! - `client`: the aws-sdk-s3 client's settings; `urls`: public and presigned object URLs.
 //! - `error`: [`StoreError`] and the operators' hints.
 //! - [`upload`]: streaming a file into the bucket; [`body`]: the memory its parts are read into.
+//! - [`resumable`]: resumable (tus) uploads, their state kept in the bucket.
 
 pub mod body;
 mod client;
 mod error;
 mod open;
+pub mod resumable;
 pub mod upload;
 mod urls;
 

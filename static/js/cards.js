@@ -17,12 +17,14 @@ function createItem(file) {
     progress: $('progress'),
     progressText: $('progress-text'),
     state: $('file-state'),
+    note: $('file-note'),
     message: $('file-message'),
     url: $('file-url'),
     copy: null,
     actions: $('actions'),
     json: $('file-json'),
     xhr: null,
+    tus: null,
     previewUrl: null,
   };
   item.name.textContent = file.name;

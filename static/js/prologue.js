@@ -7,7 +7,8 @@
 // The upload page: choose or drop files, send each one to POST /upload with its own progress bar, show what
 // the server answered (the stored image from its `location` URL, or the error with its code), and the sample's
 // own test: paste any URL and see it in an <img>. No framework; served from this server under a strict CSP
-// (no inline script, no eval, no innerHTML with data).
+// (no inline script, no eval, no innerHTML with data). Files from `resumable.threshold` (GET /config) on go
+// through tus (tus.js) instead, and resume after a dropped connection or a reload.
 'use strict';
 
 (() => {

@@ -1,5 +1,5 @@
 // Part of GET /app.js (see prologue.js): files chosen, checked against the limits, held back or queued,
-// and sent CONCURRENCY at a time.
+// and sent CONCURRENCY at a time (large files through tus, see tus.js).
 
 /** Takes files from the picker, a drop or a paste: checks them against the limits, then queues them. */
 async function addFiles(fileList) {
@@ -77,6 +77,8 @@ function cancel(item) {
   if (queued >= 0) {
     state.queue.splice(queued, 1);
     fail(item, { code: 'ABORTED', message: 'Cancelled before it was sent.' });
+  } else if (item.tus && !item.tus.finished) {
+    cancelTus(item);
   } else if (item.xhr) {
     item.xhr.abort();
   }
@@ -84,6 +86,8 @@ function cancel(item) {
 
 function pump() {
   while (state.active < CONCURRENCY && state.queue.length > 0) {
-    send(state.queue.shift());
+    const item = state.queue.shift();
+    if (usesTus(item.file)) sendTus(item);
+    else send(item);
   }
 }

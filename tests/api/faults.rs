@@ -15,7 +15,7 @@ use crate::proxy::{Fault, FaultProxy, is_complete_multipart, is_put_object, is_u
 const MIB: usize = 1024 * 1024;
 
 /// A store, a fault proxy in front of it, and a server that reaches the store only through the proxy.
-async fn behind_proxy(extra: &[(&str, &str)]) -> (TestApp, FaultProxy, TestApp) {
+pub(crate) async fn behind_proxy(extra: &[(&str, &str)]) -> (TestApp, FaultProxy, TestApp) {
     let store = spawn_app().await;
     let upstream = store.endpoint.clone().expect("the store's endpoint");
     let proxy = FaultProxy::start(&upstream, SocketAddr::from(([127, 0, 0, 1], 0))).await;

@@ -11,7 +11,10 @@ mod page;
 mod process;
 mod production;
 mod proxy;
+mod resumable_append;
+mod resumable_state;
 #[path = "../support/server.rs"]
 mod server;
 mod setup;
+mod tus;
 mod upload;

@@ -39,6 +39,46 @@ async fn config_describes_the_public_limits() {
     assert_eq!(config["maxFiles"], 3);
     assert_eq!(config["allowedTypes"], serde_json::json!([]));
     assert_eq!(config["uploadTokenRequired"], false);
+    // The default threshold (16 MiB) is above this MAX_FILE_SIZE: the page never uses tus.
+    assert_eq!(config["resumable"], serde_json::Value::Null);
+}
+
+#[tokio::test]
+async fn config_says_from_which_size_the_page_resumes_and_in_whole_parts() {
+    let app = crate::helpers::spawn_app_with(&[
+        ("RESUMABLE_THRESHOLD", "1048576"),
+        ("UPLOAD_PART_SIZE", "5242880"),
+    ])
+    .await;
+    let config: serde_json::Value = reqwest::get(app.url("/config"))
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        config["resumable"],
+        serde_json::json!({ "endpoint": "/files/", "threshold": 1048576, "chunkSize": 5242880 })
+    );
+
+    let default = crate::helpers::spawn_app().await;
+    let config: serde_json::Value = reqwest::get(default.url("/config"))
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(config["resumable"]["threshold"], 16 * 1024 * 1024);
+    assert_eq!(config["resumable"]["chunkSize"], 8 * 1024 * 1024);
+
+    let off = crate::helpers::spawn_app_with(&[("RESUMABLE_THRESHOLD", "0")]).await;
+    let config: serde_json::Value = reqwest::get(off.url("/config"))
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(config["resumable"], serde_json::Value::Null);
 }
 
 #[tokio::test]

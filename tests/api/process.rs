@@ -44,7 +44,11 @@ impl ServerProcess {
     /// Starts the binary on free ports, in an empty folder (so no `.env` is read), and waits for its address
     /// (see tests/support/server.rs). Logs are JSON unless `settings` say `LOG_FORMAT=text`.
     pub(crate) fn start(settings: &[(&str, &str)]) -> Self {
-        let dir = tempfile::tempdir().expect("temporary folder");
+        Self::start_in(tempfile::tempdir().expect("temporary folder"), settings)
+    }
+
+    /// As [`Self::start`], in `dir`: a restart on the folder (and embedded store) an earlier run left.
+    pub(crate) fn start_in(dir: tempfile::TempDir, settings: &[(&str, &str)]) -> Self {
         let mut command = server_command(dir.path(), settings);
         command.stderr(Stdio::inherit());
         let process = ServerChild::start(command, usize::MAX)
@@ -55,6 +59,11 @@ impl ServerProcess {
             process,
             dir,
         }
+    }
+
+    /// The folder, once the process has exited, for [`Self::start_in`].
+    pub(crate) fn into_dir(self) -> tempfile::TempDir {
+        self.dir
     }
 
     /// The lines logged so far that contain `text`.

@@ -27,6 +27,8 @@ pub(crate) enum Fault {
     Error(StatusCode, &'static str),
     /// Wait, then forward.
     Delay(Duration),
+    /// Answer 200 with an ETag without forwarding: a store that ignores a request's conditions and says it wrote.
+    Written,
 }
 
 type Rule = Arc<dyn Fn(&Request<Incoming>) -> Option<Fault> + Send + Sync>;
@@ -126,6 +128,22 @@ async fn handle(
             response
                 .headers_mut()
                 .insert("content-type", "application/xml".parse().expect("header"));
+            return response;
+        }
+        Some(Fault::Written) => {
+            faults.fetch_add(1, Ordering::SeqCst);
+            let _ = request.into_body().collect().await;
+            let mut response = Response::new(
+                Full::new(Bytes::new())
+                    .map_err(|never| match never {})
+                    .boxed(),
+            );
+            response.headers_mut().insert(
+                "etag",
+                "\"0123456789abcdef0123456789abcdef\""
+                    .parse()
+                    .expect("header"),
+            );
             return response;
         }
         Some(Fault::Delay(delay)) => {

@@ -1,5 +1,6 @@
-//! A server as a child process, and where it listens: the one way the API tests (`tests/api/process.rs`) and the
-//! benchmark (`benches/upload/process.rs`) start the binary. Each includes this file with `#[path]`.
+//! A server as a child process, and where it listens: the one way the API tests (`tests/api/process.rs`), the tus
+//! client test (`tests/tus_client.rs`) and the benchmark (`benches/upload/process.rs`) start the binary. Each
+//! includes this file with `#[path]`.
 //!
 //! The child logs JSON (`LOG_FORMAT=json`), one object per line, and names its addresses in fields of their own:
 //! `url` on the line that says it is listening, and `endpoint` on the store's line before it (the embedded

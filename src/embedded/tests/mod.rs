@@ -2,8 +2,10 @@
 
 mod conditional;
 mod deletes;
+mod gaps;
 mod keys;
 mod multipart;
+mod restart;
 mod sweep;
 
 use bytes::Bytes;

@@ -12,7 +12,7 @@ use s3s::{S3 as _, S3Response, S3Result};
 
 use super::{PART, md5, pattern, request};
 use crate::embedded::completion::{decode_md5, hex, plain_path};
-use crate::embedded::multipart::{MAX_RECORDED_UPLOADS, UploadRecord};
+use crate::embedded::records::{MAX_RECORDED_UPLOADS, UploadRecord};
 use crate::embedded::store::CheckedFs;
 
 struct Upload {

@@ -1,5 +1,7 @@
-//! The start-up sweep: every upload's files and the side files of deleted objects go; objects, their side files
-//! and files the store did not write stay.
+//! The start-up sweep: the files of uploads idle beyond the keep-age and the side files of deleted objects go;
+//! objects, their side files, uploads still within the keep-age and files the store did not write stay.
+
+use std::time::{Duration, SystemTime};
 
 use super::{PART, pattern, put, staged_upload, store_with_bucket, tree};
 use crate::embedded::folder::{Swept, sweep};
@@ -45,15 +47,17 @@ async fn a_sweep_removes_leftovers_and_keeps_every_object() {
         .sum();
     assert!(leftover_bytes > u64::try_from(PART).expect("small"));
 
-    // Act
-    let swept = sweep(root).expect("sweep");
+    // Act: a minute later, with nothing kept.
+    let later = SystemTime::now() + Duration::from_secs(60);
+    let swept = sweep(root, Duration::ZERO, later).expect("sweep");
 
     // Assert
     assert_eq!(
         swept,
         Swept {
             uploads: 1,
-            upload_files: 3,
+            kept_uploads: 0,
+            upload_files: 4,
             orphaned_side_files: 2,
             empty_folders: 3,
             bytes: leftover_bytes,
@@ -76,5 +80,8 @@ async fn a_sweep_removes_leftovers_and_keeps_every_object() {
         assert!(after.contains(&format!("{stem}.internal.json")), "{key}");
     }
     // Nothing left to sweep.
-    assert_eq!(sweep(root).expect("sweep again"), Swept::default());
+    assert_eq!(
+        sweep(root, Duration::ZERO, later).expect("sweep again"),
+        Swept::default()
+    );
 }

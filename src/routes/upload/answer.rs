@@ -43,7 +43,7 @@ pub struct UploadedFile {
 }
 
 /// The answer's description of a stored file (multer-s3's fields).
-pub(super) async fn describe(
+pub(crate) async fn describe(
     state: &AppState,
     spec: ObjectSpec,
     object: StoredObject,
@@ -52,13 +52,7 @@ pub(super) async fn describe(
     mimetype: String,
 ) -> Result<UploadedFile, AppError> {
     let limits = &state.config.upload;
-    let location = match state.config.url_mode {
-        UrlMode::Public => state.bucket.urls().url(&spec.key),
-        UrlMode::Presigned { ttl } => {
-            storage::presigned_get(state.bucket.client(), state.bucket.name(), &spec.key, ttl)
-                .await?
-        }
-    };
+    let location = location(state, &spec.key).await?;
     let options = &limits.object;
     Ok(UploadedFile {
         fieldname,
@@ -89,6 +83,16 @@ pub(super) async fn describe(
         }),
         etag: object.etag,
         version_id: object.version_id,
+    })
+}
+
+/// Where a stored object opens: its public URL, or with `URL_MODE=presigned` a presigned GET made now.
+pub(crate) async fn location(state: &AppState, key: &str) -> Result<String, AppError> {
+    Ok(match state.config.url_mode {
+        UrlMode::Public => state.bucket.urls().url(key),
+        UrlMode::Presigned { ttl } => {
+            storage::presigned_get(state.bucket.client(), state.bucket.name(), key, ttl).await?
+        }
     })
 }
 

@@ -23,17 +23,17 @@ pub(super) const MAX_PART_HEADER_BYTES: u64 = 16 * 1024;
 
 /// What the body may do, from the settings.
 #[derive(Clone, Debug)]
-pub(super) struct BodyLimits {
+pub(crate) struct BodyLimits {
     /// The longest wait for the next bytes.
-    pub(super) idle: Duration,
+    pub(crate) idle: Duration,
     /// The slowest average rate over each `idle` of waiting, in bytes per second; 0: no minimum.
-    pub(super) min_rate: u64,
+    pub(crate) min_rate: u64,
 }
 
-/// The request body, shared between multer (which reads it) and the clean-up that drains what is left after
-/// an error. Only one of them reads at a time: the lock is never held across an await.
+/// The request body, shared between its reader (multer, or a tus PATCH) and the clean-up that drains what is
+/// left after an error. Only one of them reads at a time: the lock is never held across an await.
 #[derive(Clone)]
-pub(super) struct SharedBody {
+pub(crate) struct SharedBody {
     stream: Arc<Mutex<BodyDataStream>>,
     counts: Arc<Counts>,
 }
@@ -70,7 +70,7 @@ impl Counts {
 }
 
 impl SharedBody {
-    pub(super) fn new(stream: BodyDataStream) -> Self {
+    pub(crate) fn new(stream: BodyDataStream) -> Self {
         Self {
             stream: Arc::new(Mutex::new(stream)),
             counts: Arc::default(),
@@ -87,10 +87,30 @@ impl SharedBody {
         limits: BodyLimits,
         lifecycle: Lifecycle,
     ) -> impl Stream<Item = Result<Bytes, AppError>> + Send + 'static {
+        self.read(limits, lifecycle, true)
+    }
+
+    /// The body as one file's bytes (a tus PATCH): bounded in time and rate, and by shutdown, as
+    /// [`Self::limited`], but with no part headers to bound.
+    pub(crate) fn octets(
+        self,
+        limits: BodyLimits,
+        lifecycle: Lifecycle,
+    ) -> impl Stream<Item = Result<Bytes, AppError>> + Send + 'static {
+        self.read(limits, lifecycle, false)
+    }
+
+    fn read(
+        self,
+        limits: BodyLimits,
+        lifecycle: Lifecycle,
+        part_headers: bool,
+    ) -> impl Stream<Item = Result<Bytes, AppError>> + Send + 'static {
         let reading = Reading {
             body: self,
             limits,
             lifecycle,
+            part_headers,
             started: false,
             waited: Duration::ZERO,
             arrived: 0,
@@ -112,7 +132,7 @@ impl SharedBody {
     }
 
     /// Reads and discards what is left of the body, for at most `max_time` and `max_bytes`.
-    pub(super) async fn drain(&self, max_time: Duration, max_bytes: u64) {
+    pub(crate) async fn drain(&self, max_time: Duration, max_bytes: u64) {
         let deadline = Instant::now() + max_time;
         let mut drained = 0u64;
         while drained < max_bytes {
@@ -134,6 +154,8 @@ struct Reading {
     body: SharedBody,
     limits: BodyLimits,
     lifecycle: Lifecycle,
+    /// Whether the body is multipart, whose part headers are bounded.
+    part_headers: bool,
     started: bool,
     /// Time spent waiting for the client in the current window, and the bytes that arrived in it. Only time
     /// spent waiting for the body counts: while the server itself waits (for the store, for memory), a client
@@ -174,7 +196,9 @@ impl Reading {
             }
         };
         self.check_rate(asked.elapsed(), chunk.len())?;
-        self.check_part_headers(chunk.len())?;
+        if self.part_headers {
+            self.check_part_headers(chunk.len())?;
+        }
         Ok(Some(chunk))
     }
 

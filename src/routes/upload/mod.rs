@@ -12,7 +12,7 @@
 //! - `answer`: the answer's fields and the object keys.
 
 mod answer;
-mod body;
+pub(crate) mod body;
 mod task;
 
 use std::sync::Arc;
@@ -25,6 +25,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use futures_util::StreamExt;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::task::JoinHandle;
 use tracing::Instrument as _;
 
@@ -35,8 +36,8 @@ use crate::naming::{self, Disposition};
 use crate::state::AppState;
 use crate::storage::upload::{ObjectSpec, PartSlots};
 
-use answer::describe;
 pub use answer::{UploadedFile, object_key};
+pub(crate) use answer::{describe, location};
 use body::{BodyLimits, Counts, MAX_PART_HEADER_BYTES, SharedBody};
 use task::{FileState, FileTask};
 
@@ -45,8 +46,8 @@ const MAX_FIELD_NAME_BYTES: usize = 100;
 
 /// How long, and how much, the rest of a rejected body is read, so that the client gets the error answer
 /// instead of a reset connection.
-const DRAIN_TIME: Duration = Duration::from_secs(5);
-const DRAIN_BYTES: u64 = 256 * 1024 * 1024;
+pub(crate) const DRAIN_TIME: Duration = Duration::from_secs(5);
+pub(crate) const DRAIN_BYTES: u64 = 256 * 1024 * 1024;
 
 /// This feature's path.
 const ROUTE: &str = "/upload";
@@ -60,15 +61,23 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// A slot among the `MAX_UPLOADS` uploads received at once, taken before any of a body is read; none left is
+/// 503 `SERVER_BUSY`.
+pub(crate) fn upload_slot(state: &AppState) -> Result<OwnedSemaphorePermit, AppError> {
+    Arc::clone(&state.uploads)
+        .try_acquire_owned()
+        .map_err(|_| AppError::ServerBusy {
+            reason: "MAX_UPLOADS uploads are being received",
+        })
+}
+
 /// Receives the files of one request.
 #[tracing::instrument(name = "upload", skip_all)]
 pub async fn upload(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     // At most MAX_UPLOADS at once: a client beyond it is told to come back, before any of its body is read.
-    let Ok(slot) = Arc::clone(&state.uploads).try_acquire_owned() else {
-        return AppError::ServerBusy {
-            reason: "MAX_UPLOADS uploads are being received",
-        }
-        .into_response();
+    let slot = match upload_slot(&state) {
+        Ok(slot) => slot,
+        Err(err) => return err.into_response(),
     };
     let lifecycle = state.lifecycle.clone();
     let task = lifecycle.spawn(

@@ -172,6 +172,22 @@ impl Chunks {
         self.len == 0
     }
 
+    /// The bytes after the first `skip` (sharing the same buffers).
+    pub fn after(&self, skip: u64) -> Chunks {
+        let mut rest = Chunks::default();
+        let mut skip = skip;
+        for chunk in &self.chunks {
+            let len = chunk.len() as u64;
+            if skip >= len {
+                skip -= len;
+                continue;
+            }
+            rest.push(chunk.slice(usize::try_from(skip).unwrap_or(usize::MAX)..));
+            skip = 0;
+        }
+        rest
+    }
+
     /// The first bytes, up to `max`, for content sniffing (copied only when they span chunks).
     pub fn head(&self, max: usize) -> Bytes {
         match self.chunks.first() {

@@ -25,7 +25,7 @@ use futures_util::Stream;
 use tokio::sync::Semaphore;
 
 use super::StoreError;
-use super::body::BlockPool;
+use super::body::{BlockPool, ReaderGuard};
 use crate::config::{KeyStrategy, UploadConfig};
 use crate::lifecycle::Lifecycle;
 use crate::naming;
@@ -74,7 +74,6 @@ macro_rules! with_options {
             .set_metadata(options.metadata.clone())
     }};
 }
-use with_options;
 
 /// What to store a file as.
 #[derive(Clone, Debug)]
@@ -139,6 +138,13 @@ impl Uploader {
     /// Bytes of the memory budget not in use right now.
     pub fn budget_available(&self) -> u64 {
         self.budget.available()
+    }
+
+    /// Registers a reader with the block pool until dropped: the blocks its parts give back once stored are
+    /// kept for the next parts (a reader of its own is dropped when the body ends, before its last parts are
+    /// stored).
+    pub(crate) fn reading(&self) -> ReaderGuard {
+        self.blocks.reader()
     }
 
     /// The slots for one request's parts in flight.
@@ -217,7 +223,56 @@ impl Uploader {
         multipart::start(self, spec, first, reader, reading).await
     }
 
-    async fn put_object(&self, spec: &ObjectSpec, part: Part) -> Result<StoredObject, UploadError> {
+    /// The client and bucket it writes to (for `storage::resumable`, which writes with the same settings).
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub(crate) fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// Whether writes of final objects are create-only (`KEY_STRATEGY=original`).
+    pub(crate) fn create_only(&self) -> bool {
+        self.options.create_only
+    }
+
+    /// A CreateMultipartUpload for `spec` with the object options every object is stored with.
+    pub(crate) fn create_multipart_upload(
+        &self,
+        spec: &ObjectSpec,
+    ) -> aws_sdk_s3::operation::create_multipart_upload::builders::CreateMultipartUploadFluentBuilder
+    {
+        let request = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(&spec.key)
+            .content_type(&spec.content_type)
+            .content_disposition(&spec.content_disposition);
+        with_options!(request, self.options)
+    }
+
+    /// A PutObject of bytes that are not an object yet (a resumable upload's segment): only the server-side
+    /// encryption of the objects (they hold file bytes), never overwriting.
+    pub(crate) fn put_private(
+        &self,
+        key: &str,
+    ) -> aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .if_none_match("*")
+            .set_server_side_encryption(self.options.server_side_encryption.clone())
+            .set_ssekms_key_id(self.options.sse_kms_key_id.clone())
+    }
+
+    pub(crate) async fn put_object(
+        &self,
+        spec: &ObjectSpec,
+        part: Part,
+    ) -> Result<StoredObject, UploadError> {
         let size = part.chunks.len();
         let request = self
             .client
@@ -245,7 +300,7 @@ impl Uploader {
     }
 
     /// A failed write; with conditional writes, a refusal because the key exists is `FILE_EXISTS`.
-    fn write_error<E, R>(
+    pub(crate) fn write_error<E, R>(
         &self,
         operation: &'static str,
         key: &str,

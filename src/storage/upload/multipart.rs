@@ -8,9 +8,7 @@ use futures_util::Stream;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::task::JoinSet;
 
-use super::{
-    Finishing, ObjectSpec, Part, PartReader, StoredObject, UploadError, Uploader, with_options,
-};
+use super::{Finishing, ObjectSpec, Part, PartReader, StoredObject, UploadError, Uploader};
 use crate::lifecycle::Lifecycle;
 use crate::storage::StoreError;
 use crate::storage::body::ReaderGuard;
@@ -27,14 +25,8 @@ pub(super) async fn start<S, E>(
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
 {
-    let request = uploader
-        .client
-        .create_multipart_upload()
-        .bucket(&uploader.bucket)
-        .key(&spec.key)
-        .content_type(&spec.content_type)
-        .content_disposition(&spec.content_disposition);
-    let created = with_options!(request, uploader.options)
+    let created = uploader
+        .create_multipart_upload(spec)
         .send()
         .await
         .map_err(|err| StoreError::from_sdk("CreateMultipartUpload", err))?;

@@ -102,14 +102,18 @@ impl<S, E> PartReader<S>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
 {
-    /// Waits for room for one more part in flight in this file's request.
-    pub(crate) async fn slot(&self) -> Result<OwnedSemaphorePermit, UploadError<E>> {
-        Arc::clone(&self.slots.0)
-            .acquire_owned()
-            .await
-            .map_err(|err| {
+    /// Waits for room for one more part in flight in this file's request. The wait does not borrow the reader:
+    /// a reader whose stream is `Send` but not `Sync` (a resumable upload's segments) can still be read from a
+    /// spawned task.
+    pub(crate) fn slot(
+        &self,
+    ) -> impl Future<Output = Result<OwnedSemaphorePermit, UploadError<E>>> + use<S, E> {
+        let slots = Arc::clone(&self.slots.0);
+        async move {
+            slots.acquire_owned().await.map_err(|err| {
                 UploadError::internal(anyhow::Error::new(err).context("part slots closed"))
             })
+        }
     }
 
     /// Reads the next part: up to `part_size` bytes, taking the budget for them as they arrive.

@@ -33,6 +33,7 @@ async fn check_passes_against_the_test_apps_bucket_and_removes_its_object() {
         steps::UPLOAD,
         steps::PUBLIC_URL,
         steps::REMOVE,
+        steps::CONDITIONAL,
     ] {
         assert_eq!(status(&report, step), Status::Pass, "{out}");
     }
@@ -258,7 +259,15 @@ async fn check_adds_the_lifecycle_rule_and_keeps_existing_rules() {
     // Run again: the rule is found, not added twice.
     let (report, out) = run_check(config_for(&app, &[]), &args).await;
     assert!(report.passed(), "{out}");
-    assert!(out.contains("after 1 day(s)"), "{out}");
+    assert!(out.contains("after 2 day(s)"), "{out}");
+    // A rule shorter than a resumable upload may sit idle is a `!` that says why.
+    let (report, out) = run_check(
+        config_for(&app, &[("RESUMABLE_EXPIRY_SECS", "259200")]),
+        &CheckArgs::default(),
+    )
+    .await;
+    assert_eq!(status(&report, steps::LIFECYCLE), Status::Warn, "{out}");
+    assert!(out.contains("4 day(s) or more keeps them"), "{out}");
 }
 
 #[tokio::test]
@@ -294,4 +303,29 @@ async fn create_private_bucket(app: &TestApp) -> String {
         .await
         .expect("create a private bucket");
     bucket
+}
+
+#[tokio::test]
+async fn check_warns_when_the_store_ignores_conditional_writes() {
+    // Arrange: a proxy that answers every conditional PutObject of the probe "written", as a store that ignores
+    // If-None-Match and If-Match does.
+    let (_store, proxy, app) = crate::faults::behind_proxy(&[]).await;
+    proxy.set_rule(|request| {
+        let conditional = request.headers().contains_key("if-none-match")
+            || request.headers().contains_key("if-match");
+        (crate::proxy::is_put_object(request)
+            && request.uri().path().ends_with(".cas")
+            && conditional)
+            .then_some(crate::proxy::Fault::Written)
+    });
+
+    // Act
+    let (report, out) = run_check(config_for(&app, &[]), &CheckArgs::default()).await;
+
+    // Assert: a warning that says what is ignored and what it means; the rest of the check still passes.
+    assert!(proxy.faults() >= 2, "the probe never reached the proxy");
+    assert_eq!(status(&report, steps::CONDITIONAL), Status::Warn, "{out}");
+    assert!(out.contains("If-None-Match: * is ignored"), "{out}");
+    assert!(out.contains("two racing requests could both win"), "{out}");
+    assert!(report.passed(), "{out}");
 }

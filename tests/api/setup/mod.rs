@@ -14,7 +14,7 @@ use s3_upload_server::cli::{self, CheckArgs, CleanArgs};
 use crate::helpers::{TestApp, remote_endpoint};
 
 /// The settings a `.env` would hold to use the test app's bucket as a real one.
-fn settings_for(app: &TestApp) -> HashMap<String, String> {
+pub(crate) fn settings_for(app: &TestApp) -> HashMap<String, String> {
     let endpoint = app
         .endpoint
         .clone()

@@ -1,8 +1,8 @@
 //! The data folder over time: deletes leave no side file, a restart removes what the previous run left and
-//! keeps every object, and a second server cannot share the folder.
+//! keeps every object and every open multipart upload, and a second server cannot share the folder.
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use s3_upload_server::{Application, Config};
@@ -63,7 +63,7 @@ async fn deleting_objects_removes_their_side_files() {
 }
 
 #[tokio::test]
-async fn a_restart_sweeps_what_the_previous_run_left_and_keeps_every_object() {
+async fn a_restart_sweeps_what_the_previous_run_left_and_keeps_every_object_and_open_upload() {
     // Arrange: a folder that outlives the first app.
     let folder = tempfile::tempdir().expect("temporary folder");
     let data = folder.path().join("store");
@@ -78,7 +78,7 @@ async fn a_restart_sweeps_what_the_previous_run_left_and_keeps_every_object() {
     let disposition = before.headers()["content-disposition"].clone();
     let kept_side_files = side_files(&data);
     assert_eq!(kept_side_files.len(), 2, "{kept_side_files:?}");
-    // An upload cut by the stop: its record, its staged part and its attributes stay behind.
+    // An upload paused by the stop: its record, its staged part and its attributes stay, for the next run.
     let cut = first
         .s3
         .create_multipart_upload()
@@ -88,18 +88,20 @@ async fn a_restart_sweeps_what_the_previous_run_left_and_keeps_every_object() {
         .send()
         .await
         .expect("create upload");
-    first
+    let cut_id = cut.upload_id().expect("upload id").to_owned();
+    let part_1 = first
         .s3
         .upload_part()
         .bucket(&first.bucket)
         .key("cut/big.bin")
-        .upload_id(cut.upload_id().expect("upload id"))
+        .upload_id(&cut_id)
         .part_number(1)
         .body(ByteStream::from(pattern(6 * 1024 * 1024)))
         .send()
         .await
         .expect("upload part 1");
-    // The leftovers of a delete from before this fix, and an empty folder an old delete left.
+    // The leftovers of a delete from before this fix, an upload s3s-fs no longer knows (its owner file is not
+    // one), and an empty folder an old delete left.
     let encode = |s: &str| URL_SAFE_NO_PAD.encode(s);
     let orphan = format!(
         ".bucket-{}.object-{}",
@@ -119,12 +121,12 @@ async fn a_restart_sweeps_what_the_previous_run_left_and_keeps_every_object() {
         std::fs::write(data.join(name), b"{}").expect("write a leftover");
     }
     std::fs::create_dir_all(data.join("uploads/emptied/deeper")).expect("an empty folder");
-    // The cut upload's record and staging file, and three leftovers.
+    // The paused upload's owner, record and staging file, and three leftovers.
     let upload_files: Vec<String> = tree(&data)
         .into_iter()
         .filter(|name| name.starts_with(".upload"))
         .collect();
-    assert_eq!(upload_files.len(), 5, "{upload_files:?}");
+    assert_eq!(upload_files.len(), 6, "{upload_files:?}");
     first.begin_shutdown();
     first.wait_stopped().await;
 
@@ -137,9 +139,18 @@ async fn a_restart_sweeps_what_the_previous_run_left_and_keeps_every_object() {
         assert!(!after.contains(name), "{name} survived the restart");
     }
     let uploads_left: Vec<&String> = after.iter().filter(|n| n.starts_with(".upload")).collect();
-    assert!(uploads_left.is_empty(), "{uploads_left:?}");
+    assert_eq!(uploads_left.len(), 3, "{uploads_left:?}");
+    assert!(
+        uploads_left.iter().all(|name| name.contains(&cut_id)),
+        "{uploads_left:?}"
+    );
     assert!(!after.contains("uploads/emptied"), "{after:?}");
-    assert_eq!(side_files(&data), kept_side_files);
+    // The objects' side files, and the paused upload's attributes.
+    let (upload_side_files, object_side_files): (Vec<String>, Vec<String>) = side_files(&data)
+        .into_iter()
+        .partition(|name| name.contains(&format!(".upload-{cut_id}.")));
+    assert_eq!(object_side_files, kept_side_files);
+    assert_eq!(upload_side_files.len(), 1, "{upload_side_files:?}");
     let location = location.replace(
         first_endpoint(&location),
         second.endpoint.as_deref().expect("endpoint"),
@@ -153,6 +164,36 @@ async fn a_restart_sweeps_what_the_previous_run_left_and_keeps_every_object() {
         second.keys().await,
         vec![kept["key"].as_str().expect("key")]
     );
+    // The paused upload completes on the second run, and then nothing of it is left.
+    let part = CompletedPart::builder()
+        .part_number(1)
+        .e_tag(part_1.e_tag().expect("etag"))
+        .build();
+    second
+        .s3
+        .complete_multipart_upload()
+        .bucket(&second.bucket)
+        .key("cut/big.bin")
+        .upload_id(&cut_id)
+        .multipart_upload(CompletedMultipartUpload::builder().parts(part).build())
+        .send()
+        .await
+        .expect("complete the paused upload");
+    let completed = second
+        .s3
+        .get_object()
+        .bucket(&second.bucket)
+        .key("cut/big.bin")
+        .send()
+        .await
+        .expect("get the completed upload");
+    let bytes = completed.body.collect().await.expect("body").into_bytes();
+    assert_eq!(bytes.to_vec(), pattern(6 * 1024 * 1024));
+    let uploads_left = tree(&data)
+        .into_iter()
+        .filter(|n| n.starts_with(".upload") || n.contains(".upload-"))
+        .collect::<Vec<_>>();
+    assert!(uploads_left.is_empty(), "{uploads_left:?}");
 }
 
 /// `http://127.0.0.1:<port>` of a URL on the embedded store.

@@ -1,0 +1,4 @@
+//! Unit tests of the resumable uploads' state.
+
+mod info;
+mod sweep;
