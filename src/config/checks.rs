@@ -98,3 +98,15 @@ fn is_noncharacter(c: char) -> bool {
     let code = u32::from(c);
     (0xFDD0..=0xFDEF).contains(&code) || code & 0xFFFE == 0xFFFE
 }
+
+/// `DIRECT_URL_TTL_SECS`: a minute (a part URL must outlive the part's PUT) to [`MAX_DIRECT_URL_TTL_SECS`].
+pub(super) fn direct_url_ttl(seconds: u64) -> Result<Duration, ConfigError> {
+    if !(60..=MAX_DIRECT_URL_TTL_SECS).contains(&seconds) {
+        return Err(invalid(
+            "DIRECT_URL_TTL_SECS",
+            &seconds.to_string(),
+            &format!("direct-upload URLs live 60 to {MAX_DIRECT_URL_TTL_SECS} seconds (12 hours)"),
+        ));
+    }
+    Ok(Duration::from_secs(seconds))
+}

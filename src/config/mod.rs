@@ -57,6 +57,10 @@ pub struct Config {
     /// `MAX_FILE_SIZE` (above it no file could reach it). `None` when off, or when the default is above
     /// `MAX_FILE_SIZE`.
     pub resumable_threshold: Option<u64>,
+    /// `DIRECT_URL_TTL_SECS`: how long the URLs signed for direct uploads (`/s3/...`: the POST policy, part
+    /// URLs) and the page's direct-upload ticket live; a direct multipart upload with no part URL asked for that
+    /// long is aborted. 60 seconds to [`MAX_DIRECT_URL_TTL_SECS`]. Default 900 (15 minutes).
+    pub direct_url_ttl: Duration,
 }
 
 /// Who may upload.
@@ -111,6 +115,9 @@ pub const S3_MAX_KEY_BYTES: usize = 1024;
 /// after the base64 of its bucket and key, and a file name has at most 255 bytes
 /// (see `embedded::max_key_len`, which computes it and is tested against this value).
 pub const EMBEDDED_MAX_KEY_BYTES: usize = 128;
+
+/// The longest a URL signed for a direct upload lives (`DIRECT_URL_TTL_SECS`): 12 hours.
+pub const MAX_DIRECT_URL_TTL_SECS: u64 = 12 * 3600;
 
 /// The longest a resumable upload may wait for its next bytes (`RESUMABLE_EXPIRY_SECS`): 30 days.
 pub const MAX_RESUMABLE_EXPIRY_SECS: u64 = 30 * 24 * 3600;

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::checks::{budget_needed, check_key_prefix, resumable_expiry, resumable_threshold};
+use super::checks::{
+    budget_needed, check_key_prefix, direct_url_ttl, resumable_expiry, resumable_threshold,
+};
 use super::*;
 
 impl Config {
@@ -49,6 +51,7 @@ impl Config {
             url_mode: url_mode(&env)?,
             resumable_expiry: resumable_expiry(env.parse("RESUMABLE_EXPIRY_SECS", 86_400u64)?)?,
             resumable_threshold,
+            direct_url_ttl: direct_url_ttl(env.parse("DIRECT_URL_TTL_SECS", 900u64)?)?,
         })
     }
 }

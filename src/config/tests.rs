@@ -297,3 +297,17 @@ fn resumable_threshold_defaults_to_16_mib_and_0_turns_it_off() {
     let err = config(&[("RESUMABLE_THRESHOLD", "16MiB")]).unwrap_err();
     assert_eq!(err.name, "RESUMABLE_THRESHOLD");
 }
+
+#[test]
+fn direct_upload_urls_live_15_minutes_by_default_from_a_minute_to_12_hours() {
+    assert_eq!(
+        config(&[]).unwrap().direct_url_ttl,
+        Duration::from_secs(900)
+    );
+    let set = config(&[("DIRECT_URL_TTL_SECS", "60")]).expect("a minute");
+    assert_eq!(set.direct_url_ttl, Duration::from_secs(60));
+    for bad in ["59", "43201", "0", "15m"] {
+        let err = config(&[("DIRECT_URL_TTL_SECS", bad)]).expect_err(bad);
+        assert_eq!(err.name, "DIRECT_URL_TTL_SECS", "{bad}");
+    }
+}
