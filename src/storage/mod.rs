@@ -13,6 +13,7 @@
 
 pub mod body;
 mod client;
+pub mod direct;
 mod error;
 mod open;
 pub mod resumable;

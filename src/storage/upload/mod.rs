@@ -253,6 +253,28 @@ impl Uploader {
         with_options!(request, self.options)
     }
 
+    /// A CopyObject of `spec.key` onto itself with `spec`'s type and disposition and the object options: a
+    /// direct upload's object whose bytes turned out to be another type than its name said.
+    pub(crate) fn copy_in_place(
+        &self,
+        spec: &ObjectSpec,
+    ) -> aws_sdk_s3::operation::copy_object::builders::CopyObjectFluentBuilder {
+        let request = self
+            .client
+            .copy_object()
+            .bucket(&self.bucket)
+            .key(&spec.key)
+            .copy_source(format!(
+                "{}/{}",
+                self.bucket,
+                crate::naming::encode_key(&spec.key)
+            ))
+            .metadata_directive(aws_sdk_s3::types::MetadataDirective::Replace)
+            .content_type(&spec.content_type)
+            .content_disposition(&spec.content_disposition);
+        with_options!(request, self.options)
+    }
+
     /// A PutObject of bytes that are not an object yet (a resumable upload's segment): only the server-side
     /// encryption of the objects (they hold file bytes), never overwriting.
     pub(crate) fn put_private(
