@@ -134,50 +134,19 @@ pub enum AppError {
     /// 405: the route does not take this method.
     #[error("this endpoint does not take that method")]
     MethodNotAllowed,
+    /// 400: a direct upload's completion lists parts that cannot make an object.
+    #[error("the parts listed cannot make an object: {reason}")]
+    InvalidParts { reason: String },
+    /// 403: a single signed POST never comes back to be checked; with `ALLOWED_TYPES` set only multipart
+    /// direct uploads are signed.
+    #[error(
+        "this server signs only multipart direct uploads while ALLOWED_TYPES is set: send the file as a \
+         multipart upload (Uppy: shouldUseMultipart: () => true)"
+    )]
+    MultipartRequired,
     /// 500: a bug or an unexpected state; details are logged, not sent.
     #[error("something went wrong on the server")]
     Internal(#[from] anyhow::Error),
-}
-
-/// Every code an error answer can carry ([`AppError::code`]). `static/openapi.json` lists the same set, the
-/// page (`static/js/`) has a title for each, and `/metrics` counts each; tests keep them in step.
-pub fn all_codes() -> &'static [&'static str] {
-    &[
-        "UNSUPPORTED_MEDIA_TYPE",
-        "MALFORMED_MULTIPART",
-        "NO_FILE",
-        "UNAUTHORIZED",
-        "LIMIT_FILE_TYPE",
-        "LIMIT_UNEXPECTED_FILE",
-        "MISSING_FIELD_NAME",
-        "LIMIT_FILE_SIZE",
-        "LIMIT_FILE_COUNT",
-        "LIMIT_PART_COUNT",
-        "LIMIT_FIELD_COUNT",
-        "LIMIT_FIELD_KEY",
-        "LIMIT_FIELD_VALUE",
-        "LIMIT_HEADER_SIZE",
-        "REQUEST_TIMEOUT",
-        "BODY_READ_FAILED",
-        "FILE_EXISTS",
-        "SERVER_BUSY",
-        "SHUTTING_DOWN",
-        "STORE_UNAVAILABLE",
-        "STORE_ACCESS_DENIED",
-        "STORE_NO_SUCH_BUCKET",
-        "STORE_ACL_NOT_SUPPORTED",
-        "STORE_ERROR",
-        "INTERNAL_ERROR",
-        "NOT_FOUND",
-        "METHOD_NOT_ALLOWED",
-        "TUS_VERSION_UNSUPPORTED",
-        "UPLOAD_NOT_FOUND",
-        "INVALID_TUS_HEADER",
-        "OFFSET_MISMATCH",
-        "UPLOAD_LOCKED",
-        "CHECKSUM_MISMATCH",
-        "CHECKSUM_UNSUPPORTED",
-    ]
 }
 
 /// The code of an error answer, carried in the response's extensions so that one middleware can count error
@@ -237,6 +206,8 @@ impl AppError {
             Self::ChecksumUnsupported { .. } => "CHECKSUM_UNSUPPORTED",
             Self::NotFound => "NOT_FOUND",
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            Self::InvalidParts { .. } => "INVALID_PARTS",
+            Self::MultipartRequired => "MULTIPART_REQUIRED",
             Self::Internal(_) => "INTERNAL_ERROR",
         }
     }
@@ -254,7 +225,9 @@ impl AppError {
             | Self::MissingFieldName
             | Self::BodyRead
             | Self::InvalidTusHeader { .. }
-            | Self::ChecksumUnsupported { .. } => StatusCode::BAD_REQUEST,
+            | Self::ChecksumUnsupported { .. }
+            | Self::InvalidParts { .. } => StatusCode::BAD_REQUEST,
+            Self::MultipartRequired => StatusCode::FORBIDDEN,
             Self::FileTooLarge { .. }
             | Self::TooManyFiles { .. }
             | Self::TooManyParts { .. }
@@ -377,9 +350,12 @@ impl IntoResponse for AppError {
     }
 }
 
+mod codes;
 mod file;
 mod store;
 
+pub use codes::all_codes;
 pub use file::FileError;
+pub use store::direct as direct_error;
 #[cfg(test)]
 mod tests;

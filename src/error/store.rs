@@ -1,10 +1,13 @@
 //! Where the store's errors become answers: the one place that maps [`StoreError`], [`UploadError`] and the
-//! resumable uploads' [`CasError`], [`CreateError`] and [`AppendError`] to an [`AppError`] (unreachable: 503, refused: 502, no
+//! resumable uploads' [`CasError`], [`CreateError`] and [`AppendError`], and the direct uploads'
+//! [`DirectError`] ([`direct`]), to an [`AppError`] (unreachable: 503, refused: 502, no
 //! room: 503 `SERVER_BUSY`, cancelled: 503 `SHUTTING_DOWN`, no such upload: 404 `UPLOAD_NOT_FOUND`).
 
 use std::convert::Infallible;
 
 use super::AppError;
+use crate::config::UploadConfig;
+use crate::storage::direct::multipart::DirectError;
 use crate::storage::resumable::AppendError;
 use crate::storage::resumable::cas::CasError;
 use crate::storage::resumable::create::CreateError;
@@ -117,5 +120,27 @@ pub(super) fn code(err: &StoreError) -> &'static str {
         Trouble::AclNotSupported => "STORE_ACL_NOT_SUPPORTED",
         Trouble::Refused => "STORE_ERROR",
         Trouble::Internal => "INTERNAL_ERROR",
+    }
+}
+
+/// A direct upload's error as `POST /upload` would answer it (the answer's `field` is the upload field's name,
+/// as multer reports it).
+pub fn direct(err: DirectError, limits: &UploadConfig) -> AppError {
+    let field = &limits.field_name;
+    match err {
+        DirectError::NotFound => AppError::UploadNotFound,
+        DirectError::InvalidParts(reason) => AppError::InvalidParts { reason },
+        DirectError::TooLarge { limit, file, .. } => AppError::FileTooLarge {
+            field: field.to_owned(),
+            file,
+            limit,
+        },
+        DirectError::TypeNotAllowed { judged, file } => AppError::FileTypeNotAllowed {
+            field: field.to_owned(),
+            file,
+            content_type: judged,
+            allowed: limits.allowed_types.join(", "),
+        },
+        DirectError::Upload(err) => err.into(),
     }
 }

@@ -113,6 +113,8 @@ fn one_of_each() -> Vec<AppError> {
         AppError::ChecksumUnsupported { reason: s() },
         AppError::NotFound,
         AppError::MethodNotAllowed,
+        AppError::InvalidParts { reason: s() },
+        AppError::MultipartRequired,
         AppError::Internal(anyhow::anyhow!("bug")),
     ];
     for example in &examples {
@@ -149,6 +151,8 @@ fn one_of_each() -> Vec<AppError> {
             | AppError::ChecksumUnsupported { .. }
             | AppError::NotFound
             | AppError::MethodNotAllowed
+            | AppError::InvalidParts { .. }
+            | AppError::MultipartRequired
             | AppError::Internal(_) => {}
         }
     }

@@ -37,6 +37,8 @@ const ERROR_TITLES = {
   UPLOAD_LOCKED: ['다른 요청이 업로드 중입니다', 'Upload in use by another request'],
   CHECKSUM_MISMATCH: ['체크섬이 맞지 않습니다', 'Checksum mismatch'],
   CHECKSUM_UNSUPPORTED: ['지원하지 않는 체크섬입니다', 'Unsupported checksum'],
+  INVALID_PARTS: ['업로드 조각 목록이 잘못되었습니다', 'Invalid list of parts'],
+  MULTIPART_REQUIRED: ['이 파일은 조각 업로드로만 보낼 수 있습니다', 'Send this file as a multipart upload'],
   NETWORK_ERROR: ['서버에 연결하지 못했습니다', 'Could not reach the server'],
   ABORTED: ['업로드를 취소했습니다', 'Upload cancelled'],
   BAD_RESPONSE: ['서버 응답을 이해하지 못했습니다', 'Unexpected answer from the server'],

@@ -32,11 +32,11 @@ pub enum DirectError {
     InvalidParts(String),
     /// The object is over the limit: it was deleted.
     #[error("{size} bytes is over the limit of {limit}")]
-    TooLarge { size: u64, limit: u64 },
+    TooLarge { size: u64, limit: u64, file: String },
     /// The object's bytes are of a type not allowed (or, too large to be corrected, not the type its name
     /// said): it was deleted.
     #[error("its bytes are {judged}")]
-    TypeNotAllowed { judged: String },
+    TypeNotAllowed { judged: String, file: String },
     /// The store failed, or the key is taken (create-only).
     #[error(transparent)]
     Upload(#[from] UploadError),
@@ -372,6 +372,7 @@ impl DirectUploads {
             return Err(DirectError::TooLarge {
                 size,
                 limit: limits.max_size,
+                file: upload.originalname.clone(),
             });
         }
         let head_bytes = if size == 0 {
@@ -400,7 +401,10 @@ impl DirectUploads {
         if !limits.allowed_types.is_empty()
             && !content_type::is_allowed(&judged, &limits.allowed_types)
         {
-            return Err(DirectError::TypeNotAllowed { judged });
+            return Err(DirectError::TypeNotAllowed {
+                judged,
+                file: upload.originalname.clone(),
+            });
         }
         let detected = content_type::detect(&head_bytes, &upload.originalname);
         let spec = ObjectSpec {
@@ -415,7 +419,10 @@ impl DirectUploads {
             || spec.content_disposition != upload.content_disposition
         {
             if size > MAX_COPY_BYTES {
-                return Err(DirectError::TypeNotAllowed { judged });
+                return Err(DirectError::TypeNotAllowed {
+                    judged,
+                    file: upload.originalname.clone(),
+                });
             }
             self.uploader
                 .copy_in_place(&spec)
