@@ -102,6 +102,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::meta::router(state.clone()))
         .merge(routes::upload::router(state.clone()))
         .merge(routes::tus::router(state.clone()))
+        .merge(routes::direct::router(state.clone()))
         .merge(routes::metrics::router(state.metrics.clone()))
         .merge(routes::openapi::router())
         .fallback(not_found)

@@ -38,6 +38,7 @@ mod folder;
 mod keys;
 mod layout;
 mod multipart;
+mod parts_list;
 mod records;
 mod serve;
 mod store;

@@ -104,8 +104,6 @@ impl S3 for CheckedFs {
         list_buckets: ListBucketsInput => ListBucketsOutput, |_i| Ok(());
         create_multipart_upload: CreateMultipartUploadInput => CreateMultipartUploadOutput,
             |i| check_key(&i.bucket, &i.key, KeyUse::Write);
-        // Lists s3s-fs's part files only: staged parts are not listed (nothing here uses ListParts).
-        list_parts: ListPartsInput => ListPartsOutput, |i| check_key(&i.bucket, &i.key, KeyUse::Write);
     }
 
     async fn put_object(
@@ -214,6 +212,14 @@ impl S3 for CheckedFs {
     ) -> S3Result<S3Response<UploadPartOutput>> {
         check_key(&req.input.bucket, &req.input.key, KeyUse::Write)?;
         self.upload_part_in_place(req).await
+    }
+
+    async fn list_parts(
+        &self,
+        req: S3Request<ListPartsInput>,
+    ) -> S3Result<S3Response<ListPartsOutput>> {
+        check_key(&req.input.bucket, &req.input.key, KeyUse::Read)?;
+        self.list_recorded_parts(req).await
     }
 
     async fn upload_part_copy(

@@ -17,6 +17,21 @@ impl From<AppError> for FileError {
     }
 }
 
+impl FileError {
+    /// `error`, naming the file it carries (a file over the limit or of a type not allowed).
+    pub fn named(error: AppError) -> Self {
+        let file = match &error {
+            AppError::FileTooLarge { file, .. } | AppError::FileTypeNotAllowed { file, .. }
+                if !file.is_empty() =>
+            {
+                Some(file.clone())
+            }
+            _ => None,
+        };
+        Self { file, error }
+    }
+}
+
 impl IntoResponse for FileError {
     fn into_response(self) -> Response {
         self.error.log();
