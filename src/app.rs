@@ -20,6 +20,8 @@ use crate::metrics;
 use crate::routes;
 use crate::state::AppState;
 use crate::storage::Storage;
+use crate::storage::direct::record::DirectRecords;
+use crate::storage::direct::sweep::spawn_direct_sweeper;
 use crate::storage::resumable::cas::InfoStore;
 use crate::storage::resumable::sweep::spawn_sweeper;
 
@@ -87,6 +89,12 @@ impl Application {
             state.config.upload.key_prefix.clone(),
         );
         spawn_sweeper(records, state.config.resumable_expiry, &state.lifecycle);
+        let direct = DirectRecords::new(
+            state.bucket.client().clone(),
+            state.bucket.name(),
+            state.config.upload.key_prefix.clone(),
+        );
+        spawn_direct_sweeper(direct, state.config.direct_url_ttl, &state.lifecycle);
         crate::server::serve(listener, router, &state.config, &state.lifecycle, shutdown).await;
         // The embedded store stops after the server, once the clean-ups that needed it are done.
         drop(storage);

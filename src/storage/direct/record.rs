@@ -55,6 +55,14 @@ impl DirectRecords {
         }
     }
 
+    pub(super) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub(super) fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
     /// `<KEY_PREFIX>.direct/<first 32 hex digits of SHA-256(upload id)>.json`: store upload ids are long and
     /// may hold any character; the hash keeps the key short and plain.
     pub fn record_key(&self, upload_id: &str) -> String {

@@ -3,6 +3,7 @@
 
 mod multipart;
 mod refusals;
+mod sweep;
 
 use serde_json::{Value, json};
 
