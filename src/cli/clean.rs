@@ -79,7 +79,8 @@ pub async fn clean(
         return Ok(false);
     }
     // Before the records go: the embedded store cannot list the multipart uploads they name.
-    let aborted = abort_recorded_uploads(&mut p, &target).await?;
+    let aborted = abort_recorded_uploads(&mut p, &target).await?
+        & super::direct::abort_recorded_direct(&mut p, &target).await?;
     let emptied = empty(&mut p, &target, prefix, incomplete).await? && aborted;
     if !args.delete_bucket {
         return Ok(emptied);

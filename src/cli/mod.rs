@@ -21,6 +21,7 @@ mod check;
 mod clean;
 mod conditional;
 mod diagnose;
+mod direct;
 mod lifecycle;
 mod multipart;
 mod objects;
@@ -116,8 +117,8 @@ pub struct CleanArgs {
     /// Confirm without asking, for scripts: must be the configured bucket's name.
     #[arg(long, value_name = "BUCKET")]
     pub yes: Option<String>,
-    /// Only remove the expired resumable (tus) uploads, as the server's sweeper does, and print them; nothing
-    /// else is deleted, so it asks no confirmation.
+    /// Only remove the expired resumable (tus) uploads and abort the abandoned direct uploads, as the server's
+    /// sweepers do, and print them; nothing else is deleted, so it asks no confirmation.
     #[arg(long, conflicts_with_all = ["delete_bucket", "all", "yes"])]
     pub expired_uploads: bool,
 }
@@ -200,6 +201,7 @@ pub mod steps {
     pub const LIFECYCLE: &str = "lifecycle rule";
     pub const CONDITIONAL: &str = "conditional writes";
     pub const RESUMABLE: &str = "resumable uploads";
+    pub const DIRECT: &str = "direct uploads";
     pub const EXPIRED: &str = "expired uploads removed";
 }
 

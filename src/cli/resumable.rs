@@ -27,8 +27,9 @@ fn records(target: &Target) -> InfoStore {
 /// `check`'s step: uploads in progress and completed, and one line per expired one (a `!`: the server removes
 /// them). Only looks.
 pub(super) async fn resumable_step(p: &mut Printer<'_>, target: &Target) -> std::io::Result<()> {
-    // What the records' compare-and-swap needs from the store, then the records.
+    // What the records' compare-and-swap needs from the store, then the records, then the direct uploads'.
     super::conditional::conditional_step(p, target).await?;
+    super::direct::direct_step(p, target).await?;
     let listing = match records(target).list_uploads().await {
         Ok(listing) => listing,
         Err(err) => {
@@ -92,9 +93,11 @@ pub(super) async fn clean_expired(p: &mut Printer<'_>, config: &Config) -> std::
         swept.removed.len(),
         swept.candidates
     );
+    // Then the direct uploads whose URLs have all expired.
+    let direct = super::direct::clean_abandoned(p, &target).await?;
     if swept.failed.is_empty() {
         p.step(steps::EXPIRED, Status::Pass, detail, None)?;
-        return Ok(true);
+        return Ok(direct);
     }
     let mut hint = String::new();
     for (id, error) in &swept.failed {

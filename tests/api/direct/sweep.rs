@@ -1,11 +1,12 @@
 //! Abandoned direct uploads: a record whose URLs have all expired has its multipart upload aborted, by a
 //! server's own pass at start (and every `DIRECT_URL_TTL_SECS`).
 
+use s3_upload_server::cli::{CheckArgs, CleanArgs, Status, steps};
 use s3_upload_server::storage::direct::record::DirectRecords;
 
 use super::{create, ids, records, send_part};
 use crate::helpers::{TestApp, pattern, spawn_app, spawn_app_with};
-use crate::setup::settings_for;
+use crate::setup::{config_for, run_check, run_clean, settings_for};
 
 fn direct_records(app: &TestApp) -> DirectRecords {
     DirectRecords::new(app.s3.clone(), app.bucket.clone(), "")
@@ -72,4 +73,61 @@ async fn a_server_aborts_the_abandoned_uploads_it_finds_at_start_and_keeps_live_
         !pending.iter().any(|p| p.contains(&abandoned_id)),
         "{pending:?}"
     );
+}
+
+#[tokio::test]
+async fn check_lists_abandoned_uploads_clean_expired_aborts_them_and_clean_aborts_the_rest() {
+    // Arrange: an abandoned upload and a live one, each with a part.
+    let app = spawn_app().await;
+    let (_, abandoned) = create(&app, "abandoned.bin", "application/octet-stream").await;
+    let (abandoned_id, abandoned_key) = ids(&abandoned);
+    send_part(&app, &abandoned_id, &abandoned_key, 1, pattern(1000)).await;
+    let (_, live) = create(&app, "live.bin", "application/octet-stream").await;
+    let (live_id, live_key) = ids(&live);
+    send_part(&app, &live_id, &live_key, 1, pattern(1000)).await;
+    expire(&app, &abandoned_id).await;
+    let config = || config_for(&app, &[]);
+
+    // Act
+    let (report, checked) = run_check(config(), &CheckArgs::default()).await;
+    let expired = CleanArgs {
+        expired_uploads: true,
+        ..CleanArgs::default()
+    };
+    let (swept, swept_out) = run_clean(config(), &expired, "").await;
+    let after_sweep = records(&app).await;
+    let everything = CleanArgs {
+        yes: Some(app.bucket.clone()),
+        ..CleanArgs::default()
+    };
+    let (cleaned, cleaned_out) = run_clean(config(), &everything, "").await;
+
+    // Assert
+    let step = report.step(steps::DIRECT).expect("the direct uploads step");
+    assert_eq!(step.status, Status::Warn, "{checked}");
+    assert!(
+        step.detail.contains("1 in progress, 1 abandoned"),
+        "{checked}"
+    );
+    assert!(
+        checked.contains(&format!("abandoned: `{abandoned_key}`")),
+        "{checked}"
+    );
+    assert!(swept, "{swept_out}");
+    assert!(
+        swept_out.contains("1 abandoned direct upload(s) aborted"),
+        "{swept_out}"
+    );
+    assert_eq!(
+        after_sweep.len(),
+        1,
+        "the live record stays: {after_sweep:?}"
+    );
+    assert!(cleaned, "{cleaned_out}");
+    assert!(
+        cleaned_out.contains("1 direct upload(s) recorded and aborted"),
+        "{cleaned_out}"
+    );
+    assert!(app.pending_multipart_uploads().await.is_empty());
+    app.assert_bucket_holds(0).await;
 }
