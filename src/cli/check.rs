@@ -12,6 +12,7 @@ use crate::lifecycle::Lifecycle;
 use crate::storage::upload::{ObjectSpec, UploadError};
 use crate::storage::{self};
 
+use super::cors::cors_step;
 use super::diagnose::{Diagnosis, diagnose_store_error, diagnose_upload_error};
 use super::lifecycle::lifecycle_step;
 use super::multipart::{Incomplete, Listing, abort_uploads, list_incomplete_uploads};
@@ -90,6 +91,7 @@ pub async fn check(
             )?;
             multipart_steps(&mut p, &target, args).await?;
             resumable_step(&mut p, &target).await?;
+            cors_step(&mut p, &target, args.add_cors.as_deref()).await?;
             return Ok(p.report);
         }
         Err(timeout) => {
@@ -98,6 +100,7 @@ pub async fn check(
             remove_test_object(&mut p, &target, &key).await?;
             multipart_steps(&mut p, &target, args).await?;
             resumable_step(&mut p, &target).await?;
+            cors_step(&mut p, &target, args.add_cors.as_deref()).await?;
             return Ok(p.report);
         }
     }
@@ -149,6 +152,7 @@ pub async fn check(
 
     // 6. Resumable uploads: how many, and the expired ones the server has not removed yet.
     resumable_step(&mut p, &target).await?;
+    cors_step(&mut p, &target, args.add_cors.as_deref()).await?;
     Ok(p.report)
 }
 

@@ -20,6 +20,7 @@
 mod check;
 mod clean;
 mod conditional;
+mod cors;
 mod diagnose;
 mod direct;
 mod lifecycle;
@@ -91,6 +92,10 @@ pub struct CheckArgs {
     /// KEY_PREFIX: on a bucket shared with other data, theirs too.
     #[arg(long)]
     pub all: bool,
+    /// Add a bucket CORS rule that lets this page origin PUT and POST and read ETag (direct uploads), keeping
+    /// the bucket's other rules.
+    #[arg(long, value_name = "ORIGIN")]
+    pub add_cors: Option<String>,
 }
 
 impl Default for CheckArgs {
@@ -98,6 +103,7 @@ impl Default for CheckArgs {
         Self {
             abort_incomplete: false,
             older_than_mins: 60,
+            add_cors: None,
             add_lifecycle_rule: false,
             all: false,
         }
@@ -202,6 +208,7 @@ pub mod steps {
     pub const CONDITIONAL: &str = "conditional writes";
     pub const RESUMABLE: &str = "resumable uploads";
     pub const DIRECT: &str = "direct uploads";
+    pub const BUCKET_CORS: &str = "bucket CORS";
     pub const EXPIRED: &str = "expired uploads removed";
 }
 

@@ -7,6 +7,9 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::store::CheckedFs;
 
+/// A recorded part: its number, MD5, and staged length (`None`: in s3s-fs's own part file).
+type Recorded = (i32, [u8; 16], Option<u64>);
+
 impl CheckedFs {
     /// The recorded parts of the upload, by number: size (staged length, or s3s-fs's part file's length) and
     /// ETag (the part's MD5, as UploadPart answered it).
@@ -15,7 +18,7 @@ impl CheckedFs {
         req: S3Request<ListPartsInput>,
     ) -> S3Result<S3Response<ListPartsOutput>> {
         let input = req.input;
-        let recorded: Option<Vec<(i32, [u8; 16], Option<u64>)>> = {
+        let recorded: Option<Vec<Recorded>> = {
             let uploads = self.uploads();
             uploads
                 .get(&input.upload_id)

@@ -329,3 +329,60 @@ async fn check_warns_when_the_store_ignores_conditional_writes() {
     assert!(out.contains("two racing requests could both win"), "{out}");
     assert!(report.passed(), "{out}");
 }
+
+#[tokio::test]
+#[ignore = "needs moto (s3s-fs 0.14.1 has no bucket CORS): scripts/test runs it against moto"]
+async fn check_add_cors_lets_a_page_origin_upload_direct_and_keeps_other_rules() {
+    // Arrange: a bucket with a rule of its own.
+    needs_moto();
+    let app = spawn_app().await;
+    let existing = aws_sdk_s3::types::CorsRule::builder()
+        .id("reads")
+        .allowed_origins("*")
+        .allowed_methods("GET")
+        .build()
+        .expect("rule");
+    app.s3
+        .put_bucket_cors()
+        .bucket(&app.bucket)
+        .cors_configuration(
+            aws_sdk_s3::types::CorsConfiguration::builder()
+                .cors_rules(existing)
+                .build()
+                .expect("configuration"),
+        )
+        .send()
+        .await
+        .expect("PutBucketCors");
+    let origin = "https://app.example.com";
+
+    // Act
+    let (before, before_out) = run_check(
+        config_for(&app, &[("CORS_ALLOWED_ORIGINS", origin)]),
+        &CheckArgs::default(),
+    )
+    .await;
+    let args = CheckArgs {
+        add_cors: Some(origin.to_owned()),
+        ..CheckArgs::default()
+    };
+    let (added, added_out) = run_check(config_for(&app, &[]), &args).await;
+
+    // Assert
+    assert_eq!(status(&before, steps::BUCKET_CORS), Status::Warn, "{before_out}");
+    assert!(before_out.contains(&format!("check --add-cors {origin}")), "{before_out}");
+    assert_eq!(status(&added, steps::BUCKET_CORS), Status::Pass, "{added_out}");
+    assert!(added_out.contains("1 existing rule(s) kept"), "{added_out}");
+    let rules = app
+        .s3
+        .get_bucket_cors()
+        .bucket(&app.bucket)
+        .send()
+        .await
+        .expect("GetBucketCors");
+    let rules = rules.cors_rules();
+    assert_eq!(rules.len(), 2);
+    assert_eq!(rules[0].id(), Some("reads"));
+    assert!(rules[1].allowed_origins().iter().any(|o| o == origin));
+    assert!(rules[1].expose_headers().iter().any(|h| h == "ETag"));
+}
