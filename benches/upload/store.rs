@@ -22,7 +22,7 @@ pub(crate) fn run_store(dir: PathBuf) -> anyhow::Result<()> {
             region: REGION.to_owned(),
             upload_keep: EMBEDDED_UPLOAD_KEEP,
         };
-        let store = EmbeddedStore::start(&config).await?;
+        let store = EmbeddedStore::start(&config, PageOrigins::none()).await?;
         println!(
             "{}",
             serde_json::json!({ "message": "bench store listening", "url": store.endpoint() })
