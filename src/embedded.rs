@@ -21,10 +21,12 @@
 //! - `layout.rs`: where s3s-fs =0.14.1 keeps each file.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::SimpleAuth;
+use s3s::config::{S3Config, StaticConfigProvider};
 use s3s::service::S3ServiceBuilder;
 use s3s::{S3Result, s3_error};
 use tokio::net::TcpListener;
@@ -112,6 +114,9 @@ impl EmbeddedStore {
                 config.secret_key.expose().to_owned(),
             ));
             builder.set_access(PublicRead);
+            let mut limits = S3Config::default();
+            limits.post_object_max_file_size = config.form_file_limit;
+            builder.set_config(Arc::new(StaticConfigProvider::new(Arc::new(limits))));
             builder.build()
         };
         let listener = TcpListener::bind(config.addr).await.with_context(|| {

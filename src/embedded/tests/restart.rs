@@ -36,6 +36,7 @@ async fn start(dir: &Path) -> (EmbeddedStore, Client) {
         secret_key: Secret::new("restart-secret"),
         region: "ap-northeast-2".to_owned(),
         upload_keep: EMBEDDED_UPLOAD_KEEP,
+        form_file_limit: 1024 * 1024,
     };
     let store = EmbeddedStore::start(&config, PageOrigins::none())
         .await

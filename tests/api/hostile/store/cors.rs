@@ -34,7 +34,10 @@ async fn preflight(url: &str, origin: &str, method: &str, headers: &str) -> reqw
 }
 
 fn header<'a>(answer: &'a reqwest::Response, name: &str) -> Option<&'a str> {
-    answer.headers().get(name).map(|v| v.to_str().expect("ASCII"))
+    answer
+        .headers()
+        .get(name)
+        .map(|v| v.to_str().expect("ASCII"))
 }
 
 #[tokio::test]
@@ -53,10 +56,7 @@ async fn the_pages_preflights_for_part_puts_and_form_posts_are_allowed() {
         for answer in [&put, &post] {
             assert_eq!(answer.status(), 200, "{origin}");
             assert_eq!(header(answer, ALLOW_ORIGIN), Some(origin.as_str()));
-            assert_eq!(
-                header(answer, ALLOW_METHODS),
-                Some("GET, HEAD, PUT, POST")
-            );
+            assert_eq!(header(answer, ALLOW_METHODS), Some("GET, HEAD, PUT, POST"));
             assert!(header(answer, "access-control-max-age").is_some());
             assert!(header(answer, "vary").is_some_and(|v| v.contains("Origin")));
         }
@@ -149,12 +149,7 @@ async fn a_presigned_part_put_from_the_page_exposes_its_etag_and_completes() {
     // Assert: the page can read the ETag, and it completes the upload.
     let status = answer.status();
     let etag = header(&answer, "etag").map(str::to_owned);
-    assert_eq!(
-        status,
-        200,
-        "{}",
-        answer.text().await.unwrap_or_default()
-    );
+    assert_eq!(status, 200, "{}", answer.text().await.unwrap_or_default());
     assert_eq!(header(&answer, ALLOW_ORIGIN), Some(app.addr.as_str()));
     assert!(
         header(&answer, EXPOSE_HEADERS).is_some_and(|v| v.contains("ETag")),
@@ -204,9 +199,10 @@ async fn unsigned_writes_from_the_page_are_still_refused_and_the_page_can_read_w
         .await
         .expect("the store answers");
     // A form POST with no policy and no signature: s3s's PostObject, refused to anonymous callers.
-    let form = Form::new()
-        .text("key", "unsigned-form.bin")
-        .part("file", Part::bytes(b"no policy".to_vec()).file_name("a.bin"));
+    let form = Form::new().text("key", "unsigned-form.bin").part(
+        "file",
+        Part::bytes(b"no policy".to_vec()).file_name("a.bin"),
+    );
     let post = client
         .post(store_url(&app, "/"))
         .header("origin", &app.addr)
@@ -224,7 +220,13 @@ async fn unsigned_writes_from_the_page_are_still_refused_and_the_page_can_read_w
         assert_eq!(allow_origin.as_deref(), Some(app.addr.as_str()));
     }
     for key in ["unsigned.bin", "unsigned-form.bin"] {
-        let head = app.s3.head_object().bucket(&app.bucket).key(key).send().await;
+        let head = app
+            .s3
+            .head_object()
+            .bucket(&app.bucket)
+            .key(key)
+            .send()
+            .await;
         assert!(head.is_err(), "{key} was stored");
     }
 }
