@@ -6,6 +6,7 @@ mod deletes;
 mod gaps;
 mod keys;
 mod multipart;
+mod post;
 mod restart;
 mod sweep;
 
