@@ -225,6 +225,31 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn a_panics_500_is_readable_by_the_page() {
+        let origins = PageOrigins::for_server([127, 0, 0, 1].into(), 3000, &[]);
+        let service = Cors {
+            inner: panicking_at_boom(),
+            origins: Arc::new(origins),
+        };
+
+        let answer = service
+            .call(
+                Request::get("/boom")
+                    .header(hyper::header::ORIGIN, "http://localhost:3000")
+                    .body(Empty::new())
+                    .expect("request"),
+            )
+            .await
+            .expect("an answer");
+
+        assert_eq!(answer.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            answer.headers()[hyper::header::ACCESS_CONTROL_ALLOW_ORIGIN],
+            "http://localhost:3000"
+        );
+    }
+
     #[test]
     fn accept_errors_pause_the_loop_unless_one_connection_failed() {
         let out_of_descriptors = io::Error::from_raw_os_error(libc::EMFILE);
