@@ -1,6 +1,6 @@
-//! The application assembled: the store opened ([`Storage::open`]), the shared [`AppState`], each feature's
-//! router merged under the middleware every route shares, and the port bound. Tests build the same thing on
-//! port 0.
+//! The application assembled: the port bound, the store opened for the pages served there
+//! ([`Storage::open_for_pages`]), the shared [`AppState`], each feature's router merged under the middleware every
+//! route shares. Tests build the same thing on port 0.
 
 use std::net::SocketAddr;
 
@@ -15,6 +15,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
+use crate::embedded::PageOrigins;
 use crate::error::AppError;
 use crate::metrics;
 use crate::routes;
@@ -40,11 +41,14 @@ impl Application {
     /// router, and binds the HTTP port. A remote bucket that does not answer yet is not fatal: `/ready` tells
     /// when it does.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let storage = Storage::open(&config).await?;
+        // Bound first, so that the embedded store knows the page's origin even with `PORT=0`.
         let addr = SocketAddr::new(config.host, config.port);
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("bind the HTTP server to {addr} (set HOST and PORT)"))?;
+        let port = listener.local_addr().context("HTTP server address")?.port();
+        let pages = PageOrigins::for_server(config.host, port, &config.access.cors_allowed_origins);
+        let storage = Storage::open_for_pages(&config, pages).await?;
         let state = AppState::new(config, storage.bucket().clone());
         Ok(Self {
             listener,

@@ -17,13 +17,16 @@
 //! - `folder.rs`: one store per folder (a lock), and a start-up sweep of what earlier runs left: uploads idle
 //!   beyond the keep-age, side files of deleted objects.
 //! - `serve.rs`: the accept loop; panics become 500s; answers forbid sniffing and scripts.
+//! - `cors.rs`: CORS for the server's pages ([`PageOrigins`]), which upload straight to the store.
 //! - `layout.rs`: where s3s-fs =0.14.1 keeps each file.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::SimpleAuth;
+use s3s::config::{S3Config, StaticConfigProvider};
 use s3s::service::S3ServiceBuilder;
 use s3s::{S3Result, s3_error};
 use tokio::net::TcpListener;
@@ -33,6 +36,7 @@ use crate::config::EmbeddedConfig;
 
 mod completion;
 mod conditional;
+mod cors;
 mod deletes;
 mod folder;
 mod keys;
@@ -46,6 +50,7 @@ mod store;
 mod tests;
 mod tree;
 
+pub use cors::PageOrigins;
 pub use keys::max_key_len;
 use store::CheckedFs;
 
@@ -61,8 +66,8 @@ pub struct EmbeddedStore {
 impl EmbeddedStore {
     /// Creates the data folder, takes its lock (a second store on the folder fails here), removes what earlier
     /// runs left (`folder.rs`: uploads idle for longer than `config.upload_keep`), reads the records of the
-    /// uploads it keeps (`records.rs`) and starts serving on `config.addr`.
-    pub async fn start(config: &EmbeddedConfig) -> anyhow::Result<Self> {
+    /// uploads it keeps (`records.rs`) and starts serving on `config.addr`, with CORS for the pages of `origins`.
+    pub async fn start(config: &EmbeddedConfig, origins: PageOrigins) -> anyhow::Result<Self> {
         tokio::fs::create_dir_all(&config.data_dir)
             .await
             .with_context(|| {
@@ -110,6 +115,9 @@ impl EmbeddedStore {
                 config.secret_key.expose().to_owned(),
             ));
             builder.set_access(PublicRead);
+            let mut limits = S3Config::default();
+            limits.post_object_max_file_size = config.form_file_limit;
+            builder.set_config(Arc::new(StaticConfigProvider::new(Arc::new(limits))));
             builder.build()
         };
         let listener = TcpListener::bind(config.addr).await.with_context(|| {
@@ -119,7 +127,7 @@ impl EmbeddedStore {
             )
         })?;
         let addr = listener.local_addr().context("embedded store address")?;
-        let task = tokio::spawn(serve::serve(listener, service));
+        let task = tokio::spawn(serve::serve(listener, service, origins));
         Ok(Self {
             addr,
             task,

@@ -21,7 +21,7 @@
 //!   streaming uploader ([`storage::upload`]), and resumable uploads: their state in the bucket and bodies
 //!   appended to them ([`storage::resumable`]).
 //! - [`embedded`]: the S3-compatible store (s3s-fs, served over HTTP on loopback) used when no bucket is
-//!   configured; [`storage`] starts it.
+//!   configured; [`storage`] starts it, with CORS for the server's pages.
 //! - [`naming`]: file names from multipart headers, sanitized keys, `Content-Disposition` values.
 //! - [`content_type`]: the type a file is stored as.
 //! - [`metrics`]: the Prometheus metrics, one registry per app, and the middleware that records them.

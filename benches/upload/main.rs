@@ -69,7 +69,7 @@ use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 use s3_upload_server::config::{Config, EMBEDDED_UPLOAD_KEEP, EmbeddedConfig, Secret};
-use s3_upload_server::embedded::EmbeddedStore;
+use s3_upload_server::embedded::{EmbeddedStore, PageOrigins};
 use s3_upload_server::storage::{ClientSettings, build_client};
 
 use bench::*;

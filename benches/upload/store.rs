@@ -21,8 +21,9 @@ pub(crate) fn run_store(dir: PathBuf) -> anyhow::Result<()> {
             secret_key: Secret::new(SECRET_KEY),
             region: REGION.to_owned(),
             upload_keep: EMBEDDED_UPLOAD_KEEP,
+            form_file_limit: 1024 * 1024,
         };
-        let store = EmbeddedStore::start(&config).await?;
+        let store = EmbeddedStore::start(&config, PageOrigins::none()).await?;
         println!(
             "{}",
             serde_json::json!({ "message": "bench store listening", "url": store.endpoint() })

@@ -160,6 +160,10 @@ pub struct EmbeddedConfig {
     /// How long a multipart upload may stay idle (no part, no completion) before the store's start-up sweep
     /// removes it: [`EMBEDDED_UPLOAD_KEEP`], no setting.
     pub upload_keep: Duration,
+    /// The largest file a form POST (a direct upload's PostObject) may carry: `MAX_FILE_SIZE`, at most
+    /// [`MAX_PART_SIZE`] (S3's limit for one PUT or POST). s3s reads a form's file into memory before it checks
+    /// who sent it, so this bounds what any caller can make the store hold per request.
+    pub form_file_limit: u64,
 }
 
 /// A real bucket's settings.

@@ -16,7 +16,7 @@ impl Config {
     /// value is refused: it would otherwise open uploads to anyone without a word).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Env(&lookup);
-        let store = store(&env)?;
+        let mut store = store(&env)?;
         let public_base_url = env
             .get("PUBLIC_BASE_URL")
             .map(|url| url.trim_end_matches('/').to_owned());
@@ -25,6 +25,9 @@ impl Config {
         }
         let limits = limits(&env)?;
         let upload = upload(&env, &store, &limits)?;
+        if let StoreConfig::Embedded(embedded) = &mut store {
+            embedded.form_file_limit = upload.max_file_size.min(MAX_PART_SIZE);
+        }
         let threshold = match env.get("RESUMABLE_THRESHOLD") {
             None => None,
             Some(_) => Some(env.parse("RESUMABLE_THRESHOLD", 0u64)?),
@@ -80,6 +83,8 @@ fn store(env: &Env<'_>) -> Result<StoreConfig, ConfigError> {
             secret_key: Secret::new("embedded-secret-key"),
             region,
             upload_keep: EMBEDDED_UPLOAD_KEEP,
+            // Narrowed to `MAX_FILE_SIZE` once it is read.
+            form_file_limit: MAX_PART_SIZE,
         }));
     };
     let access_key = env.first(&["AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID"]);

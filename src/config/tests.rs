@@ -241,6 +241,20 @@ fn the_embedded_store_listens_on_loopback_only() {
 }
 
 #[test]
+fn the_embedded_stores_form_posts_carry_at_most_max_file_size() {
+    let form_file_limit = |pairs: &[(&str, &str)]| match config(pairs).unwrap().store {
+        StoreConfig::Embedded(embedded) => embedded.form_file_limit,
+        StoreConfig::Remote(_) => panic!("expected the embedded store"),
+    };
+    assert_eq!(form_file_limit(&[]), 100 * MIB);
+    assert_eq!(form_file_limit(&[("MAX_FILE_SIZE", "1024")]), 1024);
+    assert_eq!(
+        form_file_limit(&[("MAX_FILE_SIZE", "10000000000")]),
+        MAX_PART_SIZE
+    );
+}
+
+#[test]
 fn limits_have_defaults_and_refuse_zero() {
     let limits = config(&[]).unwrap().limits;
     assert_eq!(limits.max_connections, 1024);

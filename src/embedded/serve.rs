@@ -6,23 +6,30 @@
 //! - Every answer says `X-Content-Type-Options: nosniff` and `Content-Security-Policy: sandbox`: objects are
 //!   whatever an uploader sent, and the store's origin is printed in the log with its keys, so a stored page
 //!   must not run script there, nor a stored text be sniffed into a page.
+//! - CORS for the server's pages wraps everything, so that even a panic's `500` reaches the page readable
+//!   ([`super::cors`]).
 //! - After an accept error other than a connection dropped while queued (out of file descriptors, ...) the loop
 //!   pauses, as the HTTP server does, rather than spinning on the error.
 
 use std::io;
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::FutureExt as _;
 use futures_util::future::BoxFuture;
 use hyper::body::Incoming;
-use hyper::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE, HeaderValue, X_CONTENT_TYPE_OPTIONS};
+use hyper::header::{
+    CONTENT_SECURITY_POLICY, CONTENT_TYPE, HeaderMap, HeaderValue, X_CONTENT_TYPE_OPTIONS,
+};
 use hyper::service::Service;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
+
+use super::cors::{Cors, PageOrigins};
 
 /// How long the loop waits after an accept error that is not about one connection.
 const ACCEPT_PAUSE: Duration = Duration::from_secs(1);
@@ -31,15 +38,16 @@ const ACCEPT_PAUSE: Duration = Duration::from_secs(1);
 const INTERNAL_ERROR: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
     <Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message></Error>";
 
-/// Serves `service` on `listener` until the task running this future is aborted. The connections are tasks of
+/// Serves `service` on `listener`, with CORS for `origins`' pages, until the task running this future is aborted. The connections are tasks of
 /// a set this future owns, so aborting it ends them too: once a store is dropped, nothing it served still uses
 /// its folder (work already on the blocking pool aside).
-pub(super) async fn serve<S>(listener: TcpListener, service: S)
+pub(super) async fn serve<S>(listener: TcpListener, service: S, origins: PageOrigins)
 where
     S: Service<Request<Incoming>, Response = Response<s3s::Body>> + Clone + Send + Sync + 'static,
     S::Future: Send + 'static,
     S::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send + 'static,
 {
+    let origins = Arc::new(origins);
     let mut connections = JoinSet::new();
     loop {
         while let Some(ended) = connections.try_join_next() {
@@ -60,7 +68,10 @@ where
             }
         };
         let _ = socket.set_nodelay(true);
-        let service = Guarded(service.clone());
+        let service = Cors {
+            inner: Guarded(service.clone()),
+            origins: Arc::clone(&origins),
+        };
         connections.spawn(async move {
             let conn = ConnBuilder::new(TokioExecutor::new());
             if let Err(err) = conn.serve_connection(TokioIo::new(socket), service).await {
@@ -119,12 +130,16 @@ where
                     internal_error()
                 }
             };
-            let headers = response.headers_mut();
-            headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-            headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox"));
+            harden(response.headers_mut());
             Ok(response)
         })
     }
+}
+
+/// The headers every answer carries: nothing stored is sniffed into a page or runs script on the store's origin.
+pub(super) fn harden(headers: &mut HeaderMap) {
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox"));
 }
 
 fn internal_error() -> Response<s3s::Body> {
@@ -208,6 +223,31 @@ mod tests {
                 "{path}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_panics_500_is_readable_by_the_page() {
+        let origins = PageOrigins::for_server([127, 0, 0, 1].into(), 3000, &[]);
+        let service = Cors {
+            inner: panicking_at_boom(),
+            origins: Arc::new(origins),
+        };
+
+        let answer = service
+            .call(
+                Request::get("/boom")
+                    .header(hyper::header::ORIGIN, "http://localhost:3000")
+                    .body(Empty::new())
+                    .expect("request"),
+            )
+            .await
+            .expect("an answer");
+
+        assert_eq!(answer.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            answer.headers()[hyper::header::ACCESS_CONTROL_ALLOW_ORIGIN],
+            "http://localhost:3000"
+        );
     }
 
     #[test]

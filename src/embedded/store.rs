@@ -2,7 +2,8 @@
 //! ([`super::keys`]); where keys and folders differ, the answers are S3's, not s3s-fs's 500s ([`super::tree`]);
 //! writes and deletes of one key happen one at a time, so that their conditions hold ([`super::conditional`]);
 //! deletes remove side files too ([`super::deletes`]); multipart uploads are written in place
-//! ([`super::multipart`]); the rest is s3s-fs's.
+//! ([`super::multipart`]); form POSTs (PostObject) are PutObjects that answer the ETag header, as on S3; the rest
+//! is s3s-fs's.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -10,8 +11,10 @@ use std::pin::Pin;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
+use hyper::Method;
+use hyper::header::ETAG;
 use s3s::dto::*;
-use s3s::{S3, S3Request, S3Response, S3Result};
+use s3s::{S3, S3Request, S3Response, S3Result, s3_error};
 
 use super::conditional::KeyLocks;
 use super::keys::{KeyUse, check_bucket, check_key};
@@ -122,8 +125,17 @@ impl S3 for CheckedFs {
         self.check_conditions(bucket, key, if_match.as_ref(), if_none_match.as_ref())
             .await?;
         self.check_room_for(bucket, key).await?;
+        // A form POST (PostObject) comes here too, through s3s's default `post_object`. S3 answers it with the
+        // object's ETag header, which a page may read; s3s writes the ETag only into a `201` body.
+        let form = req.method == Method::POST;
         // s3s-fs checks the conditions again, and now finds what was just checked.
-        self.inner.put_object(req).await
+        let mut answer = self.inner.put_object(req).await?;
+        if form && let Some(etag) = answer.output.e_tag.as_ref().map(ETag::to_http_header) {
+            answer
+                .headers
+                .insert(ETAG, etag.map_err(|_| s3_error!(InternalError))?);
+        }
+        Ok(answer)
     }
 
     async fn copy_object(

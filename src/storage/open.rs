@@ -11,7 +11,7 @@ use aws_sdk_s3::error::ProvideErrorMetadata as _;
 use super::upload::Uploader;
 use super::{ClientSettings, StoreError, UrlBuilder, build_client, remote_settings};
 use crate::config::{Config, StoreConfig, UploadConfig};
-use crate::embedded::EmbeddedStore;
+use crate::embedded::{EmbeddedStore, PageOrigins};
 use crate::lifecycle::Lifecycle;
 
 /// How long the bucket probe ([`Bucket::probe`]) waits for an answer.
@@ -38,12 +38,18 @@ pub struct Bucket {
 
 impl Storage {
     /// Opens the store `config` names. A remote bucket is not contacted here (see [`Bucket::probe`]); the
-    /// embedded store is started and its bucket created.
+    /// embedded store is started and its bucket created, for no browser page (the CLI's way).
     pub async fn open(config: &Config) -> anyhow::Result<Self> {
+        Self::open_for_pages(config, PageOrigins::none()).await
+    }
+
+    /// [`Storage::open`], with an embedded store that answers CORS for the pages of `origins`, which upload
+    /// straight to it (the server's way). A remote bucket's CORS is its own configuration.
+    pub async fn open_for_pages(config: &Config, origins: PageOrigins) -> anyhow::Result<Self> {
         let timeout = config.upload.s3_timeout;
         let (client, endpoint, embedded) = match &config.store {
             StoreConfig::Embedded(settings) => {
-                let store = EmbeddedStore::start(settings).await?;
+                let store = EmbeddedStore::start(settings, origins).await?;
                 let client = build_client(ClientSettings {
                     region: settings.region.clone(),
                     endpoint: Some(store.endpoint()),

@@ -1,10 +1,12 @@
 //! Unit tests of the embedded store, one file per concern, calling its S3 implementation directly.
 
 mod conditional;
+mod cors;
 mod deletes;
 mod gaps;
 mod keys;
 mod multipart;
+mod post;
 mod restart;
 mod sweep;
 

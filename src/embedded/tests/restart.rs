@@ -13,9 +13,9 @@ use s3s::dto::{AbortMultipartUploadInput, ListPartsInput};
 use super::gaps::{complete_listed, object_bytes, upload_numbered};
 use super::{PART, pattern, request, store_with_bucket, tree};
 use crate::config::{EMBEDDED_UPLOAD_KEEP, EmbeddedConfig, Secret};
-use crate::embedded::EmbeddedStore;
 use crate::embedded::folder::{Swept, sweep};
 use crate::embedded::store::CheckedFs;
+use crate::embedded::{EmbeddedStore, PageOrigins};
 use crate::storage::{ClientSettings, build_client};
 
 /// The files of multipart uploads in `dir`.
@@ -36,8 +36,11 @@ async fn start(dir: &Path) -> (EmbeddedStore, Client) {
         secret_key: Secret::new("restart-secret"),
         region: "ap-northeast-2".to_owned(),
         upload_keep: EMBEDDED_UPLOAD_KEEP,
+        form_file_limit: 1024 * 1024,
     };
-    let store = EmbeddedStore::start(&config).await.expect("start");
+    let store = EmbeddedStore::start(&config, PageOrigins::none())
+        .await
+        .expect("start");
     let client = build_client(ClientSettings {
         region: config.region.clone(),
         endpoint: Some(store.endpoint()),

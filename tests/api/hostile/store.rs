@@ -1,6 +1,7 @@
 //! The embedded store as an attacker reaches it, one file per kind of attack: keys beside the bucket, panics and
 //! answers a browser would run (`paths`); side files left by deletes, leftovers of a previous run and a second
-//! server on the same folder (`folder`); racing conditional writes (`conditional`).
+//! server on the same folder (`folder`); racing conditional writes (`conditional`); pages of other origins, and
+//! unsigned writes from the server's own page (`cors`); form POSTs' files held in memory (`forms`).
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -15,7 +16,9 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use crate::helpers::{TestApp, file_part};
 
 mod conditional;
+mod cors;
 mod folder;
+mod forms;
 mod paths;
 
 /// A request written byte for byte, so that no client library resolves `..` or re-encodes the path first.
