@@ -181,7 +181,7 @@ pub(super) async fn live_multipart_ids(target: &Target) -> Result<HashSet<String
         .collect())
 }
 
-/// `<id> `<key>` <offset>/<length> bytes, last activity <n> s ago`.
+/// `<id> '<key>' <offset>/<length> bytes (<state>), last activity <n> ago`, the key in backquotes.
 fn describe(info: &Info, now: u64) -> String {
     let length = info
         .length

@@ -1,6 +1,6 @@
 //! The list of every error code, kept apart from the type that answers them.
 
-/// Every code an error answer can carry ([`AppError::code`]). `static/openapi.json` lists the same set, the
+/// Every code an error answer can carry ([`AppError::code`](super::AppError::code)). `static/openapi.json` lists the same set, the
 /// page (`static/js/`) has a title for each, and `/metrics` counts each; tests keep them in step.
 pub fn all_codes() -> &'static [&'static str] {
     &[

@@ -6,7 +6,7 @@
 //! 2. Claim it: one compare-and-swap that records the attempt and reserves a window of part numbers
 //!    `[from, from + W)`, `from` past every number used or reserved before (an earlier claim's window is
 //!    burned: its holder may still send into it).
-//! 3. Stream the upload's segments, then the body, through the uploader's [`PartReader`] (same memory budget,
+//! 3. Stream the upload's segments, then the body, through the uploader's [`PartReader`](crate::storage::upload::PartReader) (same memory budget,
 //!    recycled blocks, parts in flight): every full part goes to the multipart upload (created, and recorded
 //!    by CAS, before the first one), numbered from the window (extended by CAS when used up).
 //! 4. The end: the last byte of the upload arrived → the rest is the final part, or the whole file is one

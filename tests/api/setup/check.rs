@@ -369,9 +369,20 @@ async fn check_add_cors_lets_a_page_origin_upload_direct_and_keeps_other_rules()
     let (added, added_out) = run_check(config_for(&app, &[]), &args).await;
 
     // Assert
-    assert_eq!(status(&before, steps::BUCKET_CORS), Status::Warn, "{before_out}");
-    assert!(before_out.contains(&format!("check --add-cors {origin}")), "{before_out}");
-    assert_eq!(status(&added, steps::BUCKET_CORS), Status::Pass, "{added_out}");
+    assert_eq!(
+        status(&before, steps::BUCKET_CORS),
+        Status::Warn,
+        "{before_out}"
+    );
+    assert!(
+        before_out.contains(&format!("check --add-cors {origin}")),
+        "{before_out}"
+    );
+    assert_eq!(
+        status(&added, steps::BUCKET_CORS),
+        Status::Pass,
+        "{added_out}"
+    );
     assert!(added_out.contains("1 existing rule(s) kept"), "{added_out}");
     let rules = app
         .s3
