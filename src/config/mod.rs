@@ -61,6 +61,10 @@ pub struct Config {
     /// URLs) and the page's direct-upload ticket live; a direct multipart upload with no part URL asked for that
     /// long is aborted. 60 seconds to [`MAX_DIRECT_URL_TTL_SECS`]. Default 900 (15 minutes).
     pub direct_url_ttl: Duration,
+    /// `PAGE_UPLOAD_MODE`: how the page sends files until its visitor flips its switch (which it then
+    /// remembers): `server` (default: through this server, `POST /upload` or tus) or `direct` (straight to the
+    /// store with URLs signed by the `/s3` routes).
+    pub page_upload_mode: PageUploadMode,
 }
 
 /// Who may upload.
@@ -99,6 +103,26 @@ pub enum UrlMode {
     /// `URL_MODE=presigned`: a presigned GET URL valid for `PRESIGNED_URL_TTL_SECS` (default 3600, at most
     /// 604800 = 7 days), for private buckets, which the AWS console recommends.
     Presigned { ttl: Duration },
+}
+
+/// How the page sends files by default (`PAGE_UPLOAD_MODE`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PageUploadMode {
+    /// `server`: through this server (`POST /upload`, or tus from `RESUMABLE_THRESHOLD` on).
+    #[default]
+    Server,
+    /// `direct`: to the store with presigned part URLs from `/s3/multipart` (the server never sees the bytes).
+    Direct,
+}
+
+impl PageUploadMode {
+    /// The setting's value, as `/config` tells the page.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Server => "server",
+            Self::Direct => "direct",
+        }
+    }
 }
 
 /// The budget a part takes before its first bytes have shown that its client is sending: each file being read

@@ -55,6 +55,7 @@ impl Config {
             resumable_expiry: resumable_expiry(env.parse("RESUMABLE_EXPIRY_SECS", 86_400u64)?)?,
             resumable_threshold,
             direct_url_ttl: direct_url_ttl(env.parse("DIRECT_URL_TTL_SECS", 900u64)?)?,
+            page_upload_mode: page_upload_mode(&env)?,
         })
     }
 }
@@ -245,6 +246,18 @@ fn object_options(env: &Env<'_>) -> Result<ObjectOptions, ConfigError> {
         sse_kms_key_id,
         metadata,
     })
+}
+
+fn page_upload_mode(env: &Env<'_>) -> Result<PageUploadMode, ConfigError> {
+    match env.get("PAGE_UPLOAD_MODE").as_deref() {
+        None | Some("server") => Ok(PageUploadMode::Server),
+        Some("direct") => Ok(PageUploadMode::Direct),
+        Some(other) => Err(invalid(
+            "PAGE_UPLOAD_MODE",
+            other,
+            "expected `server` (through this server) or `direct` (straight to the store)",
+        )),
+    }
 }
 
 fn url_mode(env: &Env<'_>) -> Result<UrlMode, ConfigError> {

@@ -325,3 +325,18 @@ fn direct_upload_urls_live_15_minutes_by_default_from_a_minute_to_12_hours() {
         assert_eq!(err.name, "DIRECT_URL_TTL_SECS", "{bad}");
     }
 }
+
+#[test]
+fn the_page_uploads_through_the_server_unless_told_direct() {
+    assert_eq!(
+        config(&[]).unwrap().page_upload_mode,
+        PageUploadMode::Server
+    );
+    let direct = config(&[("PAGE_UPLOAD_MODE", "direct")]).unwrap();
+    assert_eq!(direct.page_upload_mode, PageUploadMode::Direct);
+    assert_eq!(direct.page_upload_mode.as_str(), "direct");
+    for bad in ["Direct", "s3"] {
+        let err = config(&[("PAGE_UPLOAD_MODE", bad)]).expect_err(bad);
+        assert_eq!(err.name, "PAGE_UPLOAD_MODE", "{bad:?}");
+    }
+}
