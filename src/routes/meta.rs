@@ -52,6 +52,7 @@ const APP_JS: &str = concat!(
     include_str!("../../static/js/queue.js"),
     include_str!("../../static/js/upload.js"),
     include_str!("../../static/js/tus.js"),
+    include_str!("../../static/js/direct.js"),
     include_str!("../../static/js/result.js"),
     include_str!("../../static/js/input.js"),
     include_str!("../../static/js/url-test.js"),
@@ -70,10 +71,25 @@ const APP_CSS: &str = concat!(
 
 /// The page's Content-Security-Policy. Scripts and styles come only from this server (no inline code, no
 /// `eval`); images may come from anywhere over HTTP(S), because the page shows the `location` URLs the store
-/// or a CDN hands out and any URL pasted into its image test; requests go only back to this server.
+/// or a CDN hands out and any URL pasted into its image test; requests go back to this server, and to the
+/// store's origin (see [`page_policy`]) for direct uploads' part `PUT`s.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data: blob: https: http:; \
      script-src 'self'; style-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; \
      form-action 'self'; frame-ancestors 'none'";
+
+/// The page's policy, its `connect-src` widened to the origin the `/s3` routes sign URLs for: a custom
+/// endpoint's (the embedded store's, `AWS_ENDPOINT_URL`'s) scheme, host and port, or AWS's hosts.
+pub fn page_policy(endpoint: Option<&str>) -> String {
+    let store = endpoint.map_or_else(|| "https://*.amazonaws.com".to_owned(), origin_of);
+    CONTENT_SECURITY_POLICY.replace("connect-src 'self'", &format!("connect-src 'self' {store}"))
+}
+
+/// `scheme://host[:port]` of a URL (what CSP's host sources name), dropping any path.
+fn origin_of(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("https", url));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    format!("{scheme}://{authority}")
+}
 
 /// One static asset: its body, type and validator.
 struct Asset {
@@ -111,7 +127,7 @@ fn not_modified(headers: &HeaderMap, etag: &HeaderValue) -> bool {
 
 /// Serves an asset: revalidated on every use (`no-cache`), answered with 304 when the browser's copy is
 /// current, never sniffed into another type, and never sending this page's address to other origins.
-fn serve(asset: &Asset, headers: &HeaderMap) -> Response {
+fn serve(asset: &Asset, headers: &HeaderMap, policy: HeaderValue) -> Response {
     let etag: &HeaderValue = asset.etag;
     let common = [
         (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
@@ -124,10 +140,7 @@ fn serve(asset: &Asset, headers: &HeaderMap) -> Response {
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
         ),
-        (
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-        ),
+        (header::CONTENT_SECURITY_POLICY, policy),
     ];
     if not_modified(headers, etag) {
         return (StatusCode::NOT_MODIFIED, common).into_response();
@@ -141,13 +154,15 @@ fn serve(asset: &Asset, headers: &HeaderMap) -> Response {
 }
 
 /// `GET /`: the upload page.
-pub async fn index(headers: HeaderMap) -> Response {
+pub async fn index(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let asset = Asset {
         body: INDEX_HTML,
         content_type: "text/html; charset=utf-8",
         etag: &INDEX_ETAG,
     };
-    serve(&asset, &headers)
+    let policy = HeaderValue::from_str(&page_policy(state.bucket.endpoint()))
+        .unwrap_or(HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    serve(&asset, &headers, policy)
 }
 
 /// `GET /app.js`: the page's script.
@@ -157,7 +172,11 @@ pub async fn app_js(headers: HeaderMap) -> Response {
         content_type: "text/javascript; charset=utf-8",
         etag: &APP_JS_ETAG,
     };
-    serve(&asset, &headers)
+    serve(
+        &asset,
+        &headers,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    )
 }
 
 /// `GET /app.css`: the page's style sheet.
@@ -167,7 +186,11 @@ pub async fn app_css(headers: HeaderMap) -> Response {
         content_type: "text/css; charset=utf-8",
         etag: &APP_CSS_ETAG,
     };
-    serve(&asset, &headers)
+    serve(
+        &asset,
+        &headers,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    )
 }
 
 /// `GET /health`: the process is alive.
@@ -205,6 +228,20 @@ pub struct PublicConfig {
     /// When the page sends a file through tus instead of `POST /upload`; `null` when it never does
     /// (`RESUMABLE_THRESHOLD=0`).
     pub resumable: Option<PublicResumable>,
+    /// The page's direct uploads (to the store through the `/s3` routes).
+    pub direct: PublicDirect,
+}
+
+/// The page's switch between sending through this server and straight to the store.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PublicDirect {
+    /// `PAGE_UPLOAD_MODE`: `server` or `direct`, until the visitor flips the switch.
+    pub default_mode: &'static str,
+    /// Bytes per part `PUT`: one `UPLOAD_PART_SIZE`.
+    pub part_size: u64,
+    /// `DIRECT_URL_TTL_SECS`: how long a signed URL, and a ticket from `POST /s3/ticket`, lives.
+    pub ttl_seconds: u64,
 }
 
 /// The page's resumable uploads: files of `threshold` bytes or more go to `endpoint` in `PATCH`es of
@@ -237,6 +274,11 @@ pub async fn public_config(State(state): State<AppState>) -> Json<PublicConfig> 
                 threshold,
                 chunk_size: upload.part_size,
             }),
+        direct: PublicDirect {
+            default_mode: state.config.page_upload_mode.as_str(),
+            part_size: upload.part_size,
+            ttl_seconds: state.config.direct_url_ttl.as_secs(),
+        },
     })
 }
 
@@ -262,6 +304,38 @@ mod tests {
         assert!(text.starts_with('"') && text.ends_with('"') && text.len() == 18);
     }
 
+    fn index_asset() -> Asset {
+        Asset {
+            body: INDEX_HTML,
+            content_type: "text/html; charset=utf-8",
+            etag: &INDEX_ETAG,
+        }
+    }
+
+    fn policy() -> HeaderValue {
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY)
+    }
+
+    #[test]
+    fn the_page_may_connect_to_the_store_that_direct_uploads_put_parts_to() {
+        let embedded = page_policy(Some("http://127.0.0.1:9400"));
+        assert!(
+            embedded.contains("connect-src 'self' http://127.0.0.1:9400;"),
+            "{embedded}"
+        );
+        let minio = page_policy(Some("https://minio.example.com:9000/base/"));
+        assert!(
+            minio.contains("connect-src 'self' https://minio.example.com:9000;"),
+            "{minio}"
+        );
+        let aws = page_policy(None);
+        assert!(
+            aws.contains("connect-src 'self' https://*.amazonaws.com;"),
+            "{aws}"
+        );
+        assert!(aws.contains("script-src 'self';"), "{aws}");
+    }
+
     #[test]
     fn if_none_match_revalidates() {
         let etag = &*APP_JS_ETAG;
@@ -278,7 +352,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_page_is_served_with_its_policy_and_answers_304_when_unchanged() {
-        let page = index(HeaderMap::new()).await;
+        let page = serve(&index_asset(), &HeaderMap::new(), policy());
         assert_eq!(page.status(), StatusCode::OK);
         let headers = page.headers();
         assert_eq!(headers[header::CONTENT_TYPE], "text/html; charset=utf-8");
@@ -291,7 +365,7 @@ mod tests {
         assert_eq!(headers[header::CACHE_CONTROL], "no-cache");
         let etag = headers[header::ETAG].to_str().expect("ASCII").to_owned();
 
-        let again = index(with_if_none_match(&etag)).await;
+        let again = serve(&index_asset(), &with_if_none_match(&etag), policy());
         assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
         assert_eq!(again.headers()[header::ETAG], etag.as_str());
 

@@ -25,6 +25,7 @@ function createItem(file) {
     json: $('file-json'),
     xhr: null,
     tus: null,
+    direct: null,
     previewUrl: null,
   };
   item.name.textContent = file.name;

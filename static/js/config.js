@@ -51,6 +51,7 @@ function showLimits(config) {
     );
   }
   if (config.uploadTokenRequired) showTokenField();
+  showModeSwitch();
 }
 
 /** A field for the upload token when the server asks for one (UPLOAD_TOKEN); kept for this tab only. */

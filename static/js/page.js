@@ -8,6 +8,7 @@ const el = {
   dropzone: document.getElementById('dropzone'),
   input: document.getElementById('file-input'),
   limits: document.getElementById('limits'),
+  modeSwitch: document.getElementById('upload-mode'),
   notice: document.getElementById('notice'),
   files: document.getElementById('files'),
   announcer: document.getElementById('announcer'),

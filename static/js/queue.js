@@ -1,5 +1,6 @@
 // Part of GET /app.js (see prologue.js): files chosen, checked against the limits, held back or queued,
-// and sent CONCURRENCY at a time (large files through tus, see tus.js).
+// and sent CONCURRENCY at a time (large files through tus, see tus.js; all of them straight to the store in
+// direct mode, see direct.js).
 
 /** Takes files from the picker, a drop or a paste: checks them against the limits, then queues them. */
 async function addFiles(fileList) {
@@ -77,6 +78,8 @@ function cancel(item) {
   if (queued >= 0) {
     state.queue.splice(queued, 1);
     fail(item, { code: 'ABORTED', message: 'Cancelled before it was sent.' });
+  } else if (item.direct) {
+    cancelDirect(item);
   } else if (item.tus && !item.tus.finished) {
     cancelTus(item);
   } else if (item.xhr) {
@@ -87,7 +90,8 @@ function cancel(item) {
 function pump() {
   while (state.active < CONCURRENCY && state.queue.length > 0) {
     const item = state.queue.shift();
-    if (usesTus(item.file)) sendTus(item);
+    if (usesDirect()) sendDirect(item);
+    else if (usesTus(item.file)) sendTus(item);
     else send(item);
   }
 }

@@ -41,6 +41,30 @@ async fn config_describes_the_public_limits() {
     assert_eq!(config["uploadTokenRequired"], false);
     // The default threshold (16 MiB) is above this MAX_FILE_SIZE: the page never uses tus.
     assert_eq!(config["resumable"], serde_json::Value::Null);
+    assert_eq!(
+        config["direct"],
+        serde_json::json!({ "defaultMode": "server", "partSize": 8388608, "ttlSeconds": 900 })
+    );
+}
+
+#[tokio::test]
+async fn config_tells_the_page_to_upload_direct_when_page_upload_mode_says_so() {
+    let app = crate::helpers::spawn_app_with(&[
+        ("PAGE_UPLOAD_MODE", "direct"),
+        ("UPLOAD_PART_SIZE", "5242880"),
+        ("DIRECT_URL_TTL_SECS", "600"),
+    ])
+    .await;
+    let config: serde_json::Value = reqwest::get(app.url("/config"))
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        config["direct"],
+        serde_json::json!({ "defaultMode": "direct", "partSize": 5242880, "ttlSeconds": 600 })
+    );
 }
 
 #[tokio::test]
