@@ -1,8 +1,11 @@
-//! The upload page in a real browser: starts the application three times in-process (default limits;
-//! `MAX_FILE_SIZE=1000`, `MAX_FILES=2`; and `RESUMABLE_THRESHOLD=1048576` with 5 MiB parts, so that the page
-//! sends files from 1 MiB on through tus), each on port 0 with its own embedded store, and runs
-//! `node tests/browser/e2e.mjs <url> <small-limits-url> <resumable-url>`, which drives the system's headless Chromium
-//! (`/usr/bin/chromium`) with playwright-core. Screenshots land in `test-artifacts/`.
+//! The upload page in a real browser: starts the application four times in-process (default limits;
+//! `MAX_FILE_SIZE=1000`, `MAX_FILES=2`; `RESUMABLE_THRESHOLD=1048576` with 5 MiB parts, so that the page
+//! sends files from 1 MiB on through tus; and `UPLOAD_TOKEN` with `PAGE_UPLOAD_MODE=direct` and 128 MiB files,
+//! for Uppy's file over 100 MiB), each on port 0
+//! with its own embedded store, and runs
+//! `node tests/browser/e2e.mjs <url> <small-limits-url> <resumable-url> <token-url>`, which drives the system's
+//! headless Chromium (`/usr/bin/chromium`) with playwright-core, the page's own client and Uppy's
+//! (`@uppy/aws-s3`, from the pinned `uppy` bundle). Screenshots land in `test-artifacts/`.
 //!
 //! Needs Chromium and the Node packages: `scripts/test` installs both when they are missing. Without them this
 //! test fails (it never skips), saying so.
@@ -16,6 +19,8 @@ use s3_upload_server::{Application, Config};
 use tokio::sync::oneshot;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
+/// The token of the fourth server, handed to the script in `E2E_UPLOAD_TOKEN`.
+const TOKEN: &str = "e2e-direct-token";
 
 /// One running application, stopped when dropped.
 struct RunningApp {
@@ -63,7 +68,11 @@ fn require_tools(browser_dir: &Path) {
             "{CHROMIUM} (Debian packages chromium and chromium-driver)"
         ));
     }
-    if !browser_dir.join("node_modules/playwright-core").is_dir() {
+    if !browser_dir.join("node_modules/playwright-core").is_dir()
+        || !browser_dir
+            .join("node_modules/uppy/dist/uppy.min.js")
+            .is_file()
+    {
         missing.push(format!(
             "{}/node_modules (npm ci --prefix tests/browser)",
             browser_dir.display()
@@ -93,6 +102,12 @@ async fn the_page_uploads_shows_progress_and_renders_in_chromium() {
         ("UPLOAD_PART_SIZE", "5242880"),
     ])
     .await;
+    let token = start_app(&[
+        ("UPLOAD_TOKEN", TOKEN),
+        ("PAGE_UPLOAD_MODE", "direct"),
+        ("MAX_FILE_SIZE", "134217728"),
+    ])
+    .await;
 
     let started = Instant::now();
     let child = tokio::process::Command::new("node")
@@ -100,6 +115,8 @@ async fn the_page_uploads_shows_progress_and_renders_in_chromium() {
         .arg(&app.url)
         .arg(&limited.url)
         .arg(&resumable.url)
+        .arg(&token.url)
+        .env("E2E_UPLOAD_TOKEN", TOKEN)
         .env("E2E_ARTIFACTS", root.join("test-artifacts"))
         .current_dir(&root)
         .stdin(Stdio::null())
@@ -108,9 +125,9 @@ async fn the_page_uploads_shows_progress_and_renders_in_chromium() {
         .kill_on_drop(true)
         .spawn()
         .expect("start node");
-    let output = tokio::time::timeout(Duration::from_secs(300), child.wait_with_output())
+    let output = tokio::time::timeout(Duration::from_secs(420), child.wait_with_output())
         .await
-        .expect("the browser test finishes within 5 minutes")
+        .expect("the browser test finishes within 7 minutes")
         .expect("node runs");
 
     println!("{}", String::from_utf8_lossy(&output.stdout));
