@@ -9,6 +9,7 @@ use aws_sdk_s3::config::Credentials;
 use aws_sdk_s3::error::ProvideErrorMetadata as _;
 
 use super::upload::Uploader;
+use super::urls::bucket_url;
 use super::{ClientSettings, StoreError, UrlBuilder, build_client, remote_settings};
 use crate::config::{Config, StoreConfig, UploadConfig};
 use crate::embedded::EmbeddedStore;
@@ -32,6 +33,8 @@ pub struct Bucket {
     client: Client,
     name: String,
     urls: UrlBuilder,
+    /// The bucket's own URL, as the store is addressed ([`super::urls::bucket_url`]).
+    url: String,
     /// The custom endpoint, if any (the embedded store's, or `AWS_ENDPOINT_URL`).
     endpoint: Option<String>,
 }
@@ -69,6 +72,7 @@ impl Storage {
             client,
             name: config.bucket().to_owned(),
             urls: UrlBuilder::new(config, endpoint.as_deref()),
+            url: bucket_url(config.bucket(), config.region(), endpoint.as_deref()),
             endpoint,
         };
         Ok(Self { bucket, embedded })
@@ -95,6 +99,12 @@ impl Bucket {
 
     pub fn urls(&self) -> &UrlBuilder {
         &self.urls
+    }
+
+    /// The bucket's own URL as the store is addressed, ending in `/` (never `PUBLIC_BASE_URL`: see
+    /// [`Self::urls`] for the public URLs of objects).
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     /// The custom endpoint, if any (the embedded store's, or `AWS_ENDPOINT_URL`).
