@@ -24,18 +24,34 @@ pub struct ClientSettings {
 /// Builds the S3 client. With static credentials (or the embedded store) aws-config is never asked anything,
 /// so nothing contacts the EC2 metadata address; without them, the standard chain is used (an instance role).
 pub async fn build_client(settings: ClientSettings) -> Client {
+    build_client_and_credentials(settings).await.0
+}
+
+/// Builds the S3 client ([`build_client`]), and gives back the credentials provider it signs with: what
+/// this server signs itself (presigned POST policies) is signed with the same credentials, and the client's
+/// config does not give them back (`Config::credentials_provider` always answers `None`).
+pub async fn build_client_and_credentials(
+    settings: ClientSettings,
+) -> (Client, Option<SharedCredentialsProvider>) {
     let region = Region::new(settings.region);
-    let mut builder = match &settings.credentials {
-        Some(credentials) => aws_sdk_s3::config::Builder::new()
-            .behavior_version(BehaviorVersion::latest())
-            .region(region)
-            .credentials_provider(SharedCredentialsProvider::new(credentials.clone())),
+    let (mut builder, credentials) = match &settings.credentials {
+        Some(credentials) => {
+            let provider = SharedCredentialsProvider::new(credentials.clone());
+            let builder = aws_sdk_s3::config::Builder::new()
+                .behavior_version(BehaviorVersion::latest())
+                .region(region)
+                .credentials_provider(provider.clone());
+            (builder, Some(provider))
+        }
         None => {
             let shared = aws_config::defaults(BehaviorVersion::latest())
                 .region(region)
                 .load()
                 .await;
-            aws_sdk_s3::config::Builder::from(&shared)
+            (
+                aws_sdk_s3::config::Builder::from(&shared),
+                shared.credentials_provider(),
+            )
         }
     };
     builder = builder
@@ -54,7 +70,7 @@ pub async fn build_client(settings: ClientSettings) -> Client {
             .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
             .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
     }
-    Client::from_conf(builder.build())
+    (Client::from_conf(builder.build()), credentials)
 }
 
 /// Client settings for a real bucket.

@@ -5,12 +5,14 @@
 use std::time::Duration;
 
 use aws_sdk_s3::Client;
-use aws_sdk_s3::config::Credentials;
+use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
 use aws_sdk_s3::error::ProvideErrorMetadata as _;
 
 use super::upload::Uploader;
 use super::urls::bucket_url;
-use super::{ClientSettings, StoreError, UrlBuilder, build_client, remote_settings};
+use super::{
+    ClientSettings, StoreError, UrlBuilder, build_client_and_credentials, remote_settings,
+};
 use crate::config::{Config, StoreConfig, UploadConfig};
 use crate::embedded::EmbeddedStore;
 use crate::lifecycle::Lifecycle;
@@ -37,6 +39,9 @@ pub struct Bucket {
     url: String,
     /// The custom endpoint, if any (the embedded store's, or `AWS_ENDPOINT_URL`).
     endpoint: Option<String>,
+    /// The credentials the client signs with, for what this server signs itself (`None`: the standard chain
+    /// found no provider).
+    credentials: Option<SharedCredentialsProvider>,
 }
 
 impl Storage {
@@ -44,10 +49,10 @@ impl Storage {
     /// embedded store is started and its bucket created.
     pub async fn open(config: &Config) -> anyhow::Result<Self> {
         let timeout = config.upload.s3_timeout;
-        let (client, endpoint, embedded) = match &config.store {
+        let ((client, credentials), endpoint, embedded) = match &config.store {
             StoreConfig::Embedded(settings) => {
                 let store = EmbeddedStore::start(settings).await?;
-                let client = build_client(ClientSettings {
+                let (client, credentials) = build_client_and_credentials(ClientSettings {
                     region: settings.region.clone(),
                     endpoint: Some(store.endpoint()),
                     credentials: Some(Credentials::new(
@@ -61,11 +66,12 @@ impl Storage {
                 })
                 .await;
                 create_bucket(&client, &settings.bucket).await?;
-                (client, Some(store.endpoint()), Some(store))
+                ((client, credentials), Some(store.endpoint()), Some(store))
             }
             StoreConfig::Remote(remote) => {
-                let client = build_client(remote_settings(remote, timeout)).await;
-                (client, remote.endpoint.clone(), None)
+                let connected =
+                    build_client_and_credentials(remote_settings(remote, timeout)).await;
+                (connected, remote.endpoint.clone(), None)
             }
         };
         let bucket = Bucket {
@@ -74,6 +80,7 @@ impl Storage {
             urls: UrlBuilder::new(config, endpoint.as_deref()),
             url: bucket_url(config.bucket(), config.region(), endpoint.as_deref()),
             endpoint,
+            credentials,
         };
         Ok(Self { bucket, embedded })
     }
@@ -110,6 +117,11 @@ impl Bucket {
     /// The custom endpoint, if any (the embedded store's, or `AWS_ENDPOINT_URL`).
     pub fn endpoint(&self) -> Option<&str> {
         self.endpoint.as_deref()
+    }
+
+    /// The credentials the client signs with.
+    pub(crate) fn credentials(&self) -> Option<&SharedCredentialsProvider> {
+        self.credentials.as_ref()
     }
 
     /// The uploader that writes files into this bucket with `config`'s settings.
