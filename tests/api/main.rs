@@ -1,5 +1,6 @@
 //! Integration tests through the public HTTP surface: one binary, one module per area.
 
+mod direct_post;
 mod errors;
 mod faults;
 mod fixtures;
