@@ -5,9 +5,10 @@
 use std::time::Duration;
 
 use aws_sdk_s3::Client;
-use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
+use aws_sdk_s3::config::Credentials;
 use aws_sdk_s3::error::ProvideErrorMetadata as _;
 
+use super::client::SigningCredentials;
 use super::upload::Uploader;
 use super::urls::bucket_url;
 use super::{
@@ -41,7 +42,7 @@ pub struct Bucket {
     endpoint: Option<String>,
     /// The credentials the client signs with, for what this server signs itself (`None`: the standard chain
     /// found no provider).
-    credentials: Option<SharedCredentialsProvider>,
+    credentials: Option<SigningCredentials>,
 }
 
 impl Storage {
@@ -80,7 +81,7 @@ impl Storage {
             urls: UrlBuilder::new(config, endpoint.as_deref()),
             url: bucket_url(config.bucket(), config.region(), endpoint.as_deref()),
             endpoint,
-            credentials,
+            credentials: credentials.map(SigningCredentials::new),
         };
         Ok(Self { bucket, embedded })
     }
@@ -120,7 +121,7 @@ impl Bucket {
     }
 
     /// The credentials the client signs with.
-    pub(crate) fn credentials(&self) -> Option<&SharedCredentialsProvider> {
+    pub(crate) fn credentials(&self) -> Option<&SigningCredentials> {
         self.credentials.as_ref()
     }
 

@@ -10,11 +10,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use aws_sdk_s3::config::ProvideCredentials as _;
 use aws_sigv4::sign::v4::{calculate_signature, generate_signing_key};
 use aws_smithy_types::DateTime;
 use aws_smithy_types::date_time::Format;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use base64::Engine as _;
 use serde_json::{Value, json};
 
@@ -103,14 +101,7 @@ impl Signer {
         let provider = bucket
             .credentials()
             .ok_or_else(|| internal("no credentials to sign with"))?;
-        let credentials =
-            provider
-                .provide_credentials()
-                .await
-                .map_err(|err| StoreError::Unavailable {
-                    operation: "resolve credentials",
-                    detail: DisplayErrorContext(&err).to_string(),
-                })?;
+        let credentials = provider.get().await?;
         Ok(Self {
             access_key: credentials.access_key_id().to_owned(),
             secret_key: credentials.secret_access_key().to_owned(),
