@@ -78,7 +78,7 @@ pub async fn presign_post_at(
     signer.sign(bucket.name(), bucket.url(), policy, now)
 }
 
-/// The identity a form is signed with: the client's credentials, resolved once for this form.
+/// The identity a form is signed with: the credentials the bucket's client signs with, as they are now.
 struct Signer {
     access_key: String,
     secret_key: String,
