@@ -32,7 +32,7 @@ use s3s::{S3Result, s3_error};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::config::EmbeddedConfig;
+use crate::config::{EmbeddedConfig, MAX_DIRECT_URL_TTL_SECS};
 
 mod completion;
 mod conditional;
@@ -53,6 +53,18 @@ mod tree;
 pub use cors::PageOrigins;
 pub use keys::max_key_len;
 use store::CheckedFs;
+
+/// s3s's settings, its defaults but one. s3s 0.14.1 holds a POST form's `x-amz-date` to the 15 minutes of clock
+/// skew it allows a signed request, where S3 lets a form be used until its policy's expiration: so that a form
+/// works as long as the server signed it for (`DIRECT_URL_TTL_SECS`, at most 12 hours), the allowed skew is 12
+/// hours. The same setting lets a captured signed request be replayed for longer; the store only listens on
+/// loopback.
+fn s3s_config() -> S3Config {
+    let mut config = S3Config::default();
+    config.presigned_url_max_skew_time_secs =
+        u32::try_from(MAX_DIRECT_URL_TTL_SECS).unwrap_or(u32::MAX);
+    config
+}
 
 /// A running embedded store. Dropping it stops accepting connections and ends the open ones.
 #[derive(Debug)]
@@ -115,7 +127,7 @@ impl EmbeddedStore {
                 config.secret_key.expose().to_owned(),
             ));
             builder.set_access(PublicRead);
-            let mut limits = S3Config::default();
+            let mut limits = s3s_config();
             limits.post_object_max_file_size = config.form_file_limit;
             builder.set_config(Arc::new(StaticConfigProvider::new(Arc::new(limits))));
             builder.build()

@@ -19,7 +19,8 @@
 //!   become answers.
 //! - [`storage`]: opening the store (the one way, for the server and the CLI), its errors, object URLs, and the
 //!   streaming uploader ([`storage::upload`]), and resumable uploads: their state in the bucket and bodies
-//!   appended to them ([`storage::resumable`]).
+//!   appended to them ([`storage::resumable`]), and what direct-to-S3 uploads sign: presigned POST forms
+//!   ([`storage::direct`]).
 //! - [`embedded`]: the S3-compatible store (s3s-fs, served over HTTP on loopback) used when no bucket is
 //!   configured; [`storage`] starts it, with CORS for the server's pages.
 //! - [`naming`]: file names from multipart headers, sanitized keys, `Content-Disposition` values.

@@ -341,6 +341,14 @@ impl Config {
             StoreConfig::Remote(remote) => &remote.bucket,
         }
     }
+
+    /// The bucket's region.
+    pub fn region(&self) -> &str {
+        match &self.store {
+            StoreConfig::Embedded(embedded) => &embedded.region,
+            StoreConfig::Remote(remote) => &remote.region,
+        }
+    }
 }
 
 mod checks;

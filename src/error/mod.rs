@@ -137,11 +137,11 @@ pub enum AppError {
     /// 400: a direct upload's completion lists parts that cannot make an object.
     #[error("the parts listed cannot make an object: {reason}")]
     InvalidParts { reason: String },
-    /// 403: a single signed POST never comes back to be checked; with `ALLOWED_TYPES` set only multipart
-    /// direct uploads are signed.
+    /// 403: a single signed POST never comes back to be checked: with `ALLOWED_TYPES` set, or with
+    /// `KEY_STRATEGY=original` (a form cannot be create-only), only multipart direct uploads are signed.
     #[error(
-        "this server signs only multipart direct uploads while ALLOWED_TYPES is set: send the file as a \
-         multipart upload (Uppy: shouldUseMultipart: () => true)"
+        "this server signs only multipart direct uploads (ALLOWED_TYPES is set, or KEY_STRATEGY=original): send \
+         the file as a multipart upload (Uppy: shouldUseMultipart: () => true)"
     )]
     MultipartRequired,
     /// 500: a bug or an unexpected state; details are logged, not sent.

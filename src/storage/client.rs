@@ -1,15 +1,18 @@
 //! The aws-sdk-s3 client: one code path for AWS S3, S3-compatible endpoints and the embedded store.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::retry::RetryConfig;
 use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{
-    BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
-    SharedCredentialsProvider,
+    BehaviorVersion, Credentials, ProvideCredentials as _, Region, RequestChecksumCalculation,
+    ResponseChecksumValidation, SharedCredentialsProvider,
 };
+use aws_smithy_types::error::display::DisplayErrorContext;
 
+use super::StoreError;
 use crate::config::RemoteConfig;
 
 /// Where the client sends requests, and with which identity.
@@ -24,18 +27,34 @@ pub struct ClientSettings {
 /// Builds the S3 client. With static credentials (or the embedded store) aws-config is never asked anything,
 /// so nothing contacts the EC2 metadata address; without them, the standard chain is used (an instance role).
 pub async fn build_client(settings: ClientSettings) -> Client {
+    build_client_and_credentials(settings).await.0
+}
+
+/// Builds the S3 client ([`build_client`]), and gives back the credentials provider it signs with: what
+/// this server signs itself (presigned POST policies) is signed with the same credentials, and the client's
+/// config does not give them back (`Config::credentials_provider` always answers `None`).
+pub async fn build_client_and_credentials(
+    settings: ClientSettings,
+) -> (Client, Option<SharedCredentialsProvider>) {
     let region = Region::new(settings.region);
-    let mut builder = match &settings.credentials {
-        Some(credentials) => aws_sdk_s3::config::Builder::new()
-            .behavior_version(BehaviorVersion::latest())
-            .region(region)
-            .credentials_provider(SharedCredentialsProvider::new(credentials.clone())),
+    let (mut builder, credentials) = match &settings.credentials {
+        Some(credentials) => {
+            let provider = SharedCredentialsProvider::new(credentials.clone());
+            let builder = aws_sdk_s3::config::Builder::new()
+                .behavior_version(BehaviorVersion::latest())
+                .region(region)
+                .credentials_provider(provider.clone());
+            (builder, Some(provider))
+        }
         None => {
             let shared = aws_config::defaults(BehaviorVersion::latest())
                 .region(region)
                 .load()
                 .await;
-            aws_sdk_s3::config::Builder::from(&shared)
+            (
+                aws_sdk_s3::config::Builder::from(&shared),
+                shared.credentials_provider(),
+            )
         }
     };
     builder = builder
@@ -54,7 +73,7 @@ pub async fn build_client(settings: ClientSettings) -> Client {
             .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
             .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
     }
-    Client::from_conf(builder.build())
+    (Client::from_conf(builder.build()), credentials)
 }
 
 /// Client settings for a real bucket.
@@ -72,5 +91,49 @@ pub fn remote_settings(remote: &RemoteConfig, timeout: Duration) -> ClientSettin
             )
         }),
         timeout,
+    }
+}
+
+/// The credentials the client signs with, for what this server signs itself (presigned POST forms), kept until
+/// shortly before they expire: the SDK caches them for its own requests only, and asking the provider chain each
+/// time would be a metadata-service or STS request per form.
+#[derive(Clone, Debug)]
+pub(crate) struct SigningCredentials {
+    provider: SharedCredentialsProvider,
+    cached: Arc<tokio::sync::Mutex<Option<Credentials>>>,
+}
+
+impl SigningCredentials {
+    /// Credentials this close to their expiry are asked for again.
+    const REFRESH_BEFORE: Duration = Duration::from_secs(300);
+
+    pub(crate) fn new(provider: SharedCredentialsProvider) -> Self {
+        Self {
+            provider,
+            cached: Arc::default(),
+        }
+    }
+
+    /// The current credentials: the kept ones, or the provider's if they are about to expire.
+    pub(crate) async fn get(&self) -> Result<Credentials, StoreError> {
+        let mut cached = self.cached.lock().await;
+        let fresh_until = SystemTime::now() + Self::REFRESH_BEFORE;
+        if let Some(credentials) = cached.as_ref()
+            && credentials
+                .expiry()
+                .is_none_or(|expiry| expiry > fresh_until)
+        {
+            return Ok(credentials.clone());
+        }
+        let credentials =
+            self.provider
+                .provide_credentials()
+                .await
+                .map_err(|err| StoreError::Unavailable {
+                    operation: "resolve credentials",
+                    detail: DisplayErrorContext(&err).to_string(),
+                })?;
+        *cached = Some(credentials.clone());
+        Ok(credentials)
     }
 }

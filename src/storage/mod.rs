@@ -10,6 +10,7 @@
 //! - `error`: [`StoreError`] and the operators' hints.
 //! - [`upload`]: streaming a file into the bucket; [`body`]: the memory its parts are read into.
 //! - [`resumable`]: resumable (tus) uploads, their state kept in the bucket.
+//! - [`direct`]: direct-to-S3 uploads (the browser sends the bytes to the bucket): presigned POST forms.
 
 pub mod body;
 mod client;
@@ -20,7 +21,7 @@ pub mod resumable;
 pub mod upload;
 mod urls;
 
-pub use client::{ClientSettings, build_client, remote_settings};
+pub use client::{ClientSettings, build_client, build_client_and_credentials, remote_settings};
 pub use error::{ACL_HINT, StoreError, Trouble};
 pub use open::{Bucket, PROBE_TIMEOUT, Storage};
 pub use urls::{UrlBuilder, presigned_get};

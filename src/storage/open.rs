@@ -8,8 +8,12 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::config::Credentials;
 use aws_sdk_s3::error::ProvideErrorMetadata as _;
 
+use super::client::SigningCredentials;
 use super::upload::Uploader;
-use super::{ClientSettings, StoreError, UrlBuilder, build_client, remote_settings};
+use super::urls::bucket_url;
+use super::{
+    ClientSettings, StoreError, UrlBuilder, build_client_and_credentials, remote_settings,
+};
 use crate::config::{Config, StoreConfig, UploadConfig};
 use crate::embedded::{EmbeddedStore, PageOrigins};
 use crate::lifecycle::Lifecycle;
@@ -32,8 +36,13 @@ pub struct Bucket {
     client: Client,
     name: String,
     urls: UrlBuilder,
+    /// The bucket's own URL, as the store is addressed ([`super::urls::bucket_url`]).
+    url: String,
     /// The custom endpoint, if any (the embedded store's, or `AWS_ENDPOINT_URL`).
     endpoint: Option<String>,
+    /// The credentials the client signs with, for what this server signs itself (`None`: the standard chain
+    /// found no provider).
+    credentials: Option<SigningCredentials>,
 }
 
 impl Storage {
@@ -47,10 +56,10 @@ impl Storage {
     /// straight to it (the server's way). A remote bucket's CORS is its own configuration.
     pub async fn open_for_pages(config: &Config, origins: PageOrigins) -> anyhow::Result<Self> {
         let timeout = config.upload.s3_timeout;
-        let (client, endpoint, embedded) = match &config.store {
+        let ((client, credentials), endpoint, embedded) = match &config.store {
             StoreConfig::Embedded(settings) => {
                 let store = EmbeddedStore::start(settings, origins).await?;
-                let client = build_client(ClientSettings {
+                let (client, credentials) = build_client_and_credentials(ClientSettings {
                     region: settings.region.clone(),
                     endpoint: Some(store.endpoint()),
                     credentials: Some(Credentials::new(
@@ -64,18 +73,21 @@ impl Storage {
                 })
                 .await;
                 create_bucket(&client, &settings.bucket).await?;
-                (client, Some(store.endpoint()), Some(store))
+                ((client, credentials), Some(store.endpoint()), Some(store))
             }
             StoreConfig::Remote(remote) => {
-                let client = build_client(remote_settings(remote, timeout)).await;
-                (client, remote.endpoint.clone(), None)
+                let connected =
+                    build_client_and_credentials(remote_settings(remote, timeout)).await;
+                (connected, remote.endpoint.clone(), None)
             }
         };
         let bucket = Bucket {
             client,
             name: config.bucket().to_owned(),
             urls: UrlBuilder::new(config, endpoint.as_deref()),
+            url: bucket_url(config.bucket(), config.region(), endpoint.as_deref()),
             endpoint,
+            credentials: credentials.map(SigningCredentials::new),
         };
         Ok(Self { bucket, embedded })
     }
@@ -103,9 +115,20 @@ impl Bucket {
         &self.urls
     }
 
+    /// The bucket's own URL as the store is addressed, ending in `/` (never `PUBLIC_BASE_URL`: see
+    /// [`Self::urls`] for the public URLs of objects).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     /// The custom endpoint, if any (the embedded store's, or `AWS_ENDPOINT_URL`).
     pub fn endpoint(&self) -> Option<&str> {
         self.endpoint.as_deref()
+    }
+
+    /// The credentials the client signs with.
+    pub(crate) fn credentials(&self) -> Option<&SigningCredentials> {
+        self.credentials.as_ref()
     }
 
     /// The uploader that writes files into this bucket with `config`'s settings.

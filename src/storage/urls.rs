@@ -5,7 +5,7 @@ use std::time::Duration;
 use aws_sdk_s3::Client;
 
 use super::StoreError;
-use crate::config::{Config, StoreConfig};
+use crate::config::Config;
 use crate::naming::encode_key;
 
 /// Builds the public URL of an object.
@@ -18,22 +18,9 @@ pub struct UrlBuilder {
 impl UrlBuilder {
     /// `PUBLIC_BASE_URL` wins; then a custom endpoint, path style (port kept); then AWS's virtual-hosted URL.
     pub fn new(config: &Config, endpoint: Option<&str>) -> Self {
-        let bucket = config.bucket();
-        let prefix = if let Some(base) = &config.public_base_url {
-            format!("{base}/")
-        } else if let Some(endpoint) = endpoint {
-            format!("{endpoint}/{bucket}/")
-        } else {
-            let region = match &config.store {
-                StoreConfig::Remote(remote) => remote.region.as_str(),
-                StoreConfig::Embedded(embedded) => embedded.region.as_str(),
-            };
-            if bucket.contains('.') {
-                // A dotted bucket name does not match S3's wildcard TLS certificate: use path style.
-                format!("https://s3.{region}.amazonaws.com/{bucket}/")
-            } else {
-                format!("https://{bucket}.s3.{region}.amazonaws.com/")
-            }
+        let prefix = match &config.public_base_url {
+            Some(base) => format!("{base}/"),
+            None => bucket_url(config.bucket(), config.region(), endpoint),
         };
         Self { prefix }
     }
@@ -41,6 +28,20 @@ impl UrlBuilder {
     /// The URL of `key`, percent-encoded byte by byte except unreserved characters and `/`.
     pub fn url(&self, key: &str) -> String {
         format!("{}{}", self.prefix, encode_key(key))
+    }
+}
+
+/// The bucket's own URL as the store is addressed (never `PUBLIC_BASE_URL`), ending in `/`: path style on a
+/// custom endpoint (port kept), AWS's virtual-hosted URL otherwise. Objects are under it, and a presigned POST
+/// goes to it.
+pub(super) fn bucket_url(bucket: &str, region: &str, endpoint: Option<&str>) -> String {
+    if let Some(endpoint) = endpoint {
+        format!("{endpoint}/{bucket}/")
+    } else if bucket.contains('.') {
+        // A dotted bucket name does not match S3's wildcard TLS certificate: use path style.
+        format!("https://s3.{region}.amazonaws.com/{bucket}/")
+    } else {
+        format!("https://{bucket}.s3.{region}.amazonaws.com/")
     }
 }
 
@@ -95,6 +96,22 @@ mod tests {
         ]);
         let urls = UrlBuilder::new(&config, Some("http://127.0.0.1:9000"));
         assert_eq!(urls.url("a b.png"), "http://127.0.0.1:9000/b/a%20b.png");
+    }
+
+    #[test]
+    fn the_bucket_url_is_the_stores_whatever_the_public_urls() {
+        assert_eq!(
+            bucket_url("b", "ap-northeast-2", Some("http://127.0.0.1:9000")),
+            "http://127.0.0.1:9000/b/"
+        );
+        assert_eq!(
+            bucket_url("jscode-uploaded-files", "ap-northeast-2", None),
+            "https://jscode-uploaded-files.s3.ap-northeast-2.amazonaws.com/"
+        );
+        assert_eq!(
+            bucket_url("a.b", "us-east-1", None),
+            "https://s3.us-east-1.amazonaws.com/a.b/"
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::sync::Once;
 
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+use s3_upload_server::state::AppState;
 use s3_upload_server::{Application, Config};
 use serde_json::Value;
 
@@ -73,6 +74,8 @@ pub(crate) struct TestApp {
     pub(crate) bucket: String,
     /// The store's endpoint (the embedded one, or the configured one).
     pub(crate) endpoint: Option<String>,
+    /// The app's shared state: its bucket (with the credentials it signs with) and uploader.
+    pub(crate) state: AppState,
     backend: Backend,
     _dir: Option<tempfile::TempDir>,
     shutdown: Option<oneshot::Sender<()>>,
@@ -207,6 +210,7 @@ async fn start(
     let store = app.storage().bucket();
     let (s3, bucket) = (store.client().clone(), store.name().to_owned());
     let endpoint = store.endpoint().map(str::to_owned);
+    let state = app.state().clone();
     let (tx, rx) = oneshot::channel();
     let server = tokio::spawn(app.run_until_stopped(async {
         let _ = rx.await;
@@ -217,6 +221,7 @@ async fn start(
         s3,
         bucket,
         endpoint,
+        state,
         backend,
         _dir: dir,
         shutdown: Some(tx),

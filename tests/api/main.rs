@@ -1,6 +1,7 @@
 //! Integration tests through the public HTTP surface: one binary, one module per area.
 
 mod direct;
+mod direct_post;
 mod errors;
 mod faults;
 mod fixtures;

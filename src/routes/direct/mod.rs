@@ -3,6 +3,7 @@
 //! with URLs signed here, and this server decides the key, the type and the options, and checks the object
 //! when the upload completes (`storage::direct`).
 //!
+//! - `params.rs`: `GET /s3/params`, a presigned POST form for one file (when nothing needs checking).
 //! - `multipart.rs`: `POST /s3/multipart`, part URLs, the parts list, completion, abort.
 //! - `ticket.rs`: `POST /s3/ticket`, the page's way to carry `UPLOAD_TOKEN` where Uppy sends no header.
 //!
@@ -10,6 +11,7 @@
 //! on `/direct/<ticket>/s3/...` (the same routes).
 
 mod multipart;
+mod params;
 mod ticket;
 
 use std::collections::HashMap;
@@ -26,6 +28,7 @@ use crate::state::AppState;
 use crate::storage::direct::multipart::DirectUploads;
 
 const TICKET: &str = "/s3/ticket";
+const PARAMS: &str = "/s3/params";
 const MULTIPART: &str = "/s3/multipart";
 const UPLOAD: &str = "/s3/multipart/{upload_id}";
 const PART: &str = "/s3/multipart/{upload_id}/{part}";
@@ -35,6 +38,8 @@ const TICKETED: &str = "/direct/{ticket}";
 /// This feature's paths, the ticketed ones included.
 pub const PATHS: &[&str] = &[
     TICKET,
+    PARAMS,
+    "/direct/{ticket}/s3/params",
     MULTIPART,
     UPLOAD,
     PART,
@@ -58,6 +63,7 @@ pub fn router(state: AppState) -> Router {
 
 fn s3_routes() -> Router<AppState> {
     Router::new()
+        .route(PARAMS, get(params::params))
         .route(MULTIPART, post(multipart::create))
         .route(UPLOAD, get(multipart::list_parts).delete(multipart::abort))
         .route(PART, get(multipart::part_url))

@@ -12,7 +12,10 @@ use crate::content_type;
 use crate::error::{AppError, FileError, direct_error};
 use crate::routes::upload::{describe, object_key};
 use crate::state::AppState;
-use crate::storage::direct::multipart::{ClientPart, Limits, provisional_spec};
+use crate::storage::direct::multipart::{ClientPart, Limits, MAX_PART_NUMBER, provisional_spec};
+
+/// S3's smallest part but the last.
+const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 
 /// `POST /s3/multipart`'s body, as `@uppy/aws-s3` sends it.
 #[derive(Deserialize)]
@@ -100,6 +103,26 @@ pub(super) async fn part_url(
         .map_err(|_| AppError::InvalidParts {
             reason: format!("`{}` is not a part number", path.part),
         })?;
+    // Every part but the last holds at least 5 MiB: a part number that far in means a file over the limit,
+    // refused before it gets a URL.
+    let limits = &state.config.upload;
+    if !(1..=MAX_PART_NUMBER).contains(&number) {
+        return Err(AppError::InvalidParts {
+            reason: format!("part numbers go from 1 to {MAX_PART_NUMBER}, not {number}"),
+        }
+        .into());
+    }
+    if u64::from(number - 1) * MIN_PART_SIZE >= limits.max_file_size.max(1) {
+        let upload = uploads(&state)
+            .find(&path.upload_id, &query.key)
+            .await
+            .map_err(|err| FileError::named(direct_error(err, limits)))?;
+        return Err(FileError::named(AppError::FileTooLarge {
+            field: limits.field_name.clone(),
+            file: upload.originalname,
+            limit: limits.max_file_size,
+        }));
+    }
     let url = uploads(&state)
         .part_url(&path.upload_id, &query.key, number)
         .await

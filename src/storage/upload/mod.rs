@@ -47,18 +47,49 @@ pub struct Uploader {
     lifecycle: Lifecycle,
 }
 
-/// What every object is stored with (multer-s3's options), ready for the SDK's builders.
+/// What every object is stored with (multer-s3's options), ready for the SDK's builders; a presigned POST
+/// (`storage::direct`) pins the same options as form fields.
 #[derive(Debug, Default)]
-struct StoredOptions {
-    acl: Option<ObjectCannedAcl>,
-    cache_control: Option<String>,
-    storage_class: Option<StorageClass>,
-    server_side_encryption: Option<ServerSideEncryption>,
-    sse_kms_key_id: Option<String>,
+pub struct StoredOptions {
+    pub(crate) acl: Option<ObjectCannedAcl>,
+    pub(crate) cache_control: Option<String>,
+    pub(crate) storage_class: Option<StorageClass>,
+    pub(crate) server_side_encryption: Option<ServerSideEncryption>,
+    pub(crate) sse_kms_key_id: Option<String>,
     /// Header-safe values (RFC 2047 for non-ASCII ones).
-    metadata: Option<HashMap<String, String>>,
+    pub(crate) metadata: Option<HashMap<String, String>>,
     /// `If-None-Match: *` on every write: never overwrite (`KEY_STRATEGY=original`).
-    create_only: bool,
+    pub(crate) create_only: bool,
+}
+
+impl StoredOptions {
+    /// The options `config` asks every object to be stored with.
+    pub fn new(config: &UploadConfig) -> Self {
+        let object = &config.object;
+        Self {
+            acl: config.acl.as_deref().map(ObjectCannedAcl::from),
+            cache_control: object.cache_control.clone(),
+            storage_class: object.storage_class.as_deref().map(StorageClass::from),
+            server_side_encryption: object
+                .server_side_encryption
+                .as_deref()
+                .map(ServerSideEncryption::from),
+            sse_kms_key_id: object.sse_kms_key_id.clone(),
+            metadata: (!object.metadata.is_empty()).then(|| {
+                object
+                    .metadata
+                    .iter()
+                    .map(|(name, value)| (name.clone(), naming::header_safe(value)))
+                    .collect()
+            }),
+            create_only: config.key_strategy == KeyStrategy::Original,
+        }
+    }
+
+    /// Whether writes must never overwrite an object (`KEY_STRATEGY=original`).
+    pub fn create_only(&self) -> bool {
+        self.create_only
+    }
 }
 
 /// Applies [`StoredOptions`] to a PutObject or CreateMultipartUpload builder (same setters, different types).
@@ -105,7 +136,6 @@ impl Uploader {
         config: &UploadConfig,
         lifecycle: Lifecycle,
     ) -> Self {
-        let object = &config.object;
         Self {
             client,
             bucket,
@@ -113,24 +143,7 @@ impl Uploader {
             parts_in_flight: config.parts_in_flight.max(1),
             budget: Budget::new(config.memory_budget, config.memory_wait, lifecycle.clone()),
             blocks: BlockPool::new(config.memory_budget),
-            options: Arc::new(StoredOptions {
-                acl: config.acl.as_deref().map(ObjectCannedAcl::from),
-                cache_control: object.cache_control.clone(),
-                storage_class: object.storage_class.as_deref().map(StorageClass::from),
-                server_side_encryption: object
-                    .server_side_encryption
-                    .as_deref()
-                    .map(ServerSideEncryption::from),
-                sse_kms_key_id: object.sse_kms_key_id.clone(),
-                metadata: (!object.metadata.is_empty()).then(|| {
-                    object
-                        .metadata
-                        .iter()
-                        .map(|(name, value)| (name.clone(), naming::header_safe(value)))
-                        .collect()
-                }),
-                create_only: config.key_strategy == KeyStrategy::Original,
-            }),
+            options: Arc::new(StoredOptions::new(config)),
             lifecycle,
         }
     }
@@ -230,6 +243,11 @@ impl Uploader {
 
     pub(crate) fn bucket(&self) -> &str {
         &self.bucket
+    }
+
+    /// What every object is stored with.
+    pub fn options(&self) -> &Arc<StoredOptions> {
+        &self.options
     }
 
     /// Whether writes of final objects are create-only (`KEY_STRATEGY=original`).

@@ -2,6 +2,7 @@
 //! sent straight to the store with the URLs the server signed, and the object checked at completion.
 
 mod multipart;
+mod params;
 mod refusals;
 mod sweep;
 

@@ -1,7 +1,7 @@
 //! What direct uploads refuse, each answered as `POST /upload` answers it and leaving nothing behind.
 
 use super::{MIB, complete, create, ids, records, send_part, upload_path};
-use crate::helpers::{pattern, png, spawn_app, spawn_app_with};
+use crate::helpers::{pattern, png, spawn_app, spawn_app_with, spawn_embedded_app_with};
 
 #[tokio::test]
 async fn without_the_token_nothing_is_created_and_a_ticket_opens_the_routes() {
@@ -183,4 +183,100 @@ async fn a_completion_with_parts_out_of_order_is_400_and_the_upload_can_still_co
     assert_eq!(none, 400);
     assert_eq!(good, 200, "{file}");
     assert_eq!(file["size"].as_u64(), Some(1000));
+}
+
+#[tokio::test]
+async fn a_part_number_only_a_file_over_the_limit_could_reach_gets_no_url() {
+    // Arrange: MAX_FILE_SIZE 12 MiB: parts 1 to 3 can exist (two of at least 5 MiB, then the rest).
+    let app = spawn_app_with(&[("MAX_FILE_SIZE", "12582912")]).await;
+    let (_, created) = create(&app, "long.bin", "application/octet-stream").await;
+    let (upload_id, key) = ids(&created);
+
+    // Act
+    let third = app
+        .http
+        .get(app.url(&upload_path(&upload_id, "/3", &key)))
+        .send()
+        .await
+        .expect("GET");
+    let fourth = app
+        .http
+        .get(app.url(&upload_path(&upload_id, "/4", &key)))
+        .send()
+        .await
+        .expect("GET");
+
+    // Assert
+    assert_eq!(third.status(), 200);
+    assert_eq!(fourth.status(), 413);
+    let body: serde_json::Value = fourth.json().await.expect("JSON");
+    assert_eq!(body["error"]["code"], "LIMIT_FILE_SIZE");
+    assert_eq!(body["error"]["file"], "long.bin");
+}
+
+#[tokio::test]
+async fn an_upload_whose_urls_have_all_expired_gets_no_new_one() {
+    // Arrange: an upload whose record says no part URL was asked for within DIRECT_URL_TTL_SECS.
+    let app = spawn_app().await;
+    let (_, created) = create(&app, "late.bin", "application/octet-stream").await;
+    let (upload_id, key) = ids(&created);
+    let records = s3_upload_server::storage::direct::record::DirectRecords::new(
+        app.s3.clone(),
+        app.bucket.clone(),
+        "",
+    );
+    let mut upload = records
+        .read(&upload_id)
+        .await
+        .expect("read")
+        .expect("record");
+    upload.expires_at = 1;
+    records.write(&upload).await.expect("write");
+
+    // Act
+    let asked = app
+        .http
+        .get(app.url(&upload_path(&upload_id, "/1", &key)))
+        .send()
+        .await
+        .expect("GET");
+
+    // Assert
+    assert_eq!(asked.status(), 404);
+    let body: serde_json::Value = asked.json().await.expect("JSON");
+    assert_eq!(body["error"]["code"], "UPLOAD_NOT_FOUND");
+}
+
+/// On the embedded store only: moto 5.2.5 accepts a presigned URL after it expired.
+#[tokio::test]
+async fn a_part_url_is_refused_by_the_store_once_it_expired() {
+    // Arrange: a part URL of a created upload, signed as the server signs them but living 1 s.
+    let app = spawn_embedded_app_with(&[]).await;
+    let (_, created) = create(&app, "late.bin", "application/octet-stream").await;
+    let (upload_id, key) = ids(&created);
+    let presigned = app
+        .s3
+        .upload_part()
+        .bucket(&app.bucket)
+        .key(&key)
+        .upload_id(&upload_id)
+        .part_number(1)
+        .presigned(
+            aws_sdk_s3::presigning::PresigningConfig::expires_in(std::time::Duration::from_secs(1))
+                .expect("presigning"),
+        )
+        .await
+        .expect("presign");
+    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+
+    // Act
+    let late_put = reqwest::Client::new()
+        .put(presigned.uri())
+        .body(pattern(1000))
+        .send()
+        .await
+        .expect("PUT");
+
+    // Assert
+    assert_eq!(late_put.status(), 403, "the store refuses an expired URL");
 }
