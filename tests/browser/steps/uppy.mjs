@@ -5,10 +5,10 @@
 // page from pseudo-random bytes; the page hashes them, uploads, then fetches each `location` back and hashes
 // that, so the bytes stored are the bytes sent.
 //
-// (a) a small file, multipart forced with `shouldUseMultipart: () => true`: the plugin sends files of 5 MiB or
-// less with a presigned POST (GET /s3/params, not on this branch yet) whatever that option says, so this one
-// is 6 MiB, 2 parts; (c) on the server with UPLOAD_TOKEN: companionEndpoint from POST /s3/ticket uploads, and
-// the bare origin (no header: Uppy sends none) gets 401 and the upload fails; (b) on that server too (its
+// (a) 1 MiB with the plugin's defaults: GET /s3/params, then the form POSTed to the store; and 6 MiB with
+// `shouldUseMultipart: () => true` (the plugin sends files of 5 MiB or less with a form whatever that option
+// says), 2 parts; (c) on the server with UPLOAD_TOKEN: companionEndpoint from POST /s3/ticket uploads, and the
+// bare origin (no header: Uppy sends none) gets 401 and the upload fails; (b) on that server too (its
 // MAX_FILE_SIZE is 128 MiB), through the ticket: 105 MiB, over the plugin's 100 MiB line, multipart with its
 // default chunking (5 MiB parts, 21 of them).
 import { readFileSync } from 'node:fs';
@@ -119,7 +119,23 @@ export async function uppySteps(run) {
   const { page, errors, requests } = await uppyPage(run, run.base);
   const store = () => requests.filter((r) => r.origin !== run.base);
 
-  await check('Uppy (@uppy/aws-s3, companion mode): a 6 MiB file, multipart forced, is stored byte for byte', async () => {
+  await check('Uppy (@uppy/aws-s3, companion mode): a 1 MiB file goes through GET /s3/params and a form POST, byte for byte', async () => {
+    const name = '우피 작은 파일 (1 MiB).bin';
+    const results = await uploadWithUppy(page, {
+      endpoint: await page.evaluate(() => location.origin),
+      files: [{ name, size: MiB, seed: 10 }],
+      forceMultipart: false,
+    });
+    assertStored(results, [name]);
+    const calls = requests.filter((r) => r.origin === run.base && r.path.startsWith('/s3/'));
+    assert(calls.some((r) => r.method === 'GET' && r.path === '/s3/params' && r.status === 200), 'GET /s3/params');
+    assert(!calls.some((r) => r.path.startsWith('/s3/multipart')), 'no multipart upload');
+    const posts = store().filter((r) => r.method === 'POST');
+    assertEqual(posts.length, 1, 'form POSTs to the store');
+    assert(posts[0].status >= 200 && posts[0].status < 300, `the store's answer: ${posts[0].status}`);
+  });
+
+  await check('Uppy: a 6 MiB file, multipart forced, is stored byte for byte', async () => {
     const name = '우피 작은 파일.bin';
     const results = await uploadWithUppy(page, {
       endpoint: await page.evaluate(() => location.origin),
@@ -152,10 +168,11 @@ export async function uppySteps(run) {
     const name = '토큰으로 올린 파일.bin';
     const results = await uploadWithUppy(token.page, {
       endpoint: endpoint.value,
-      files: [{ name, size: SMALL, seed: 13 }],
-      forceMultipart: true,
+      files: [{ name, size: MiB + 17, seed: 13 }],
+      forceMultipart: false,
     });
     assertStored(results, [name]);
+    assert(token.requests.some((r) => /^\/direct\/[^/]+\/s3\/params$/.test(r.path) && r.status === 200), 'params under the ticket');
 
     const refused = await uploadWithUppy(token.page, {
       endpoint: run.tokenBase,
