@@ -2,7 +2,7 @@
 // to the store through the /s3 routes (never POST /upload) with the same card, progress and preview; on the
 // server with UPLOAD_TOKEN and PAGE_UPLOAD_MODE=direct, the switch starts on direct, a wrong token shows
 // UNAUTHORIZED, the right one goes through a ticket (/direct/<ticket>/s3/...), and a cancelled upload is
-// DELETEd.
+// DELETEd. After completion or a DELETE, the server lists the upload no more (404 UPLOAD_NOT_FOUND).
 import { createHash } from 'node:crypto';
 
 import { assert, assertEqual, check } from '../lib/checks.mjs';
@@ -37,7 +37,7 @@ function recordRequests(page) {
   const log = [];
   page.on('request', (request) => {
     const url = new URL(request.url());
-    const entry = { method: request.method(), origin: url.origin, path: url.pathname, status: null };
+    const entry = { method: request.method(), origin: url.origin, path: url.pathname, url: url.href, status: null };
     log.push(entry);
     request.response().then((response) => {
       entry.status = response ? response.status() : null;
@@ -51,6 +51,12 @@ async function fetched(location) {
   const answer = await fetch(location);
   assertEqual(answer.status, 200, `GET ${location}`);
   return Buffer.from(await answer.arrayBuffer());
+}
+
+/** What GET /s3/multipart/<id>?key= (the parts list) answers for an upload, asked from the test. */
+async function listed(page, uploadUrl, headers = {}) {
+  const answer = await page.request.get(uploadUrl, { headers });
+  return { status: answer.status(), code: (await answer.json().catch(() => ({}))).error?.code };
 }
 
 async function until(what, predicate, ms = 30_000) {
@@ -108,6 +114,11 @@ export async function directSteps(run) {
     const puts = log.filter((r) => r.origin !== base && r.method === 'PUT');
     assertEqual(puts.length, 4, 'part PUTs to the store');
     assert(puts.every((r) => r.status === 200), `part PUT statuses: ${puts.map((r) => r.status)}`);
+    // Completed uploads are no longer the server's to list: their records are gone.
+    for (const complete of server.filter((r) => r.path.endsWith('/complete'))) {
+      const after = await listed(page, complete.url.replace('/complete?', '?'));
+      assertEqual(`${after.status} ${after.code}`, '404 UPLOAD_NOT_FOUND', 'the parts list after completion');
+    }
   });
 
   await check('back on the server route, the next file goes through POST /upload again', async () => {
@@ -160,6 +171,8 @@ export async function directSteps(run) {
       const deleted = log.find((r) => r.method === 'DELETE');
       assert(/^\/direct\/[^/]+\/s3\/multipart\/[^/]+$/.test(deleted.path), `DELETE ${deleted.path}`);
       assertEqual(deleted.status, 204, 'DELETE answer');
+      const after = await listed(tokenPage, deleted.url.replace(/\/direct\/[^/]+\/s3\//, '/s3/'), { Authorization: `Bearer ${run.token}` });
+      assertEqual(`${after.status} ${after.code}`, '404 UPLOAD_NOT_FOUND', 'the parts list after the DELETE');
     } finally {
       await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
       await cdp.detach();
