@@ -121,6 +121,14 @@ export async function directSteps(run) {
     }
   });
 
+  await check('direct mode: an empty file is stored too (one empty part)', async () => {
+    const name = '빈 파일 (direct).txt';
+    await page.getByTestId('file-input').setInputFiles({ name, mimeType: 'text/plain', buffer: Buffer.alloc(0) });
+    const item = card(page, name);
+    await waitForState(item, 'done');
+    assertEqual((await fetched(await item.getAttribute('data-location'))).length, 0, 'bytes read back');
+  });
+
   await check('back on the server route, the next file goes through POST /upload again', async () => {
     await page.getByTestId('mode-server').check();
     const log = recordRequests(page);
