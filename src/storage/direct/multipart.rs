@@ -233,36 +233,14 @@ impl DirectUploads {
     /// Aborts the upload and forgets it.
     pub async fn abort(&self, upload_id: &str, key: &str) -> Result<(), DirectError> {
         let upload = self.find(upload_id, key).await?;
-        let aborted = self
-            .uploader
-            .client()
-            .abort_multipart_upload()
-            .bucket(self.uploader.bucket())
-            .key(&upload.key)
-            .upload_id(&upload.upload_id)
-            .send()
-            .await;
-        match aborted {
-            Ok(_) => {}
-            Err(err) if err.code() == Some("NoSuchUpload") => {}
-            Err(err) => return Err(StoreError::from_sdk("AbortMultipartUpload", err).into()),
-        }
-        self.records.remove(&upload.upload_id).await?;
+        self.records.abort_and_remove(&upload).await?;
         Ok(())
     }
 
+    /// Aborts `upload` and forgets it, logging a failure (the sweeper tries again while its record lasts).
     async fn abort_quietly(&self, upload: &DirectUpload) {
-        if let Err(err) = self
-            .uploader
-            .client()
-            .abort_multipart_upload()
-            .bucket(self.uploader.bucket())
-            .key(&upload.key)
-            .upload_id(&upload.upload_id)
-            .send()
-            .await
-        {
-            tracing::warn!(key = %crate::telemetry::Escaped(&upload.key), error = %StoreError::from_sdk("AbortMultipartUpload", err), "a direct upload could not be aborted; the sweeper tries again");
+        if let Err(err) = self.records.abort_and_remove(upload).await {
+            tracing::warn!(key = %crate::telemetry::Escaped(&upload.key), error = %err, "a direct upload could not be aborted; the sweeper tries again");
         }
     }
 
@@ -325,7 +303,6 @@ impl DirectUploads {
                     .write_error("CompleteMultipartUpload", &upload.key, err);
                 if matches!(err, UploadError::Exists { .. }) {
                     self.abort_quietly(&upload).await;
-                    self.records.remove(&upload.upload_id).await?;
                 }
                 return Err(err.into());
             }
