@@ -295,6 +295,31 @@ mod tests {
         headers
     }
 
+    /// The parts of `app.js` share one scope, where a second `function` of the same name silently replaces
+    /// the first: each name declared at the top of a part is declared once.
+    #[test]
+    fn the_script_parts_declare_each_top_level_name_once() {
+        let mut seen = std::collections::HashSet::new();
+        for line in APP_JS.lines() {
+            let declared = ["async function ", "function ", "const ", "let ", "class "]
+                .iter()
+                .find_map(|keyword| line.strip_prefix(keyword));
+            let Some(rest) = declared else { continue };
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '$')
+                .collect();
+            assert!(
+                seen.insert(name.clone()),
+                "`{name}` is declared twice in static/js/"
+            );
+        }
+        assert!(
+            seen.contains("sendDirect") && seen.contains("sendTus"),
+            "{seen:?}"
+        );
+    }
+
     #[test]
     fn etags_differ_between_assets_and_are_quoted() {
         let (html, js, css) = (&*INDEX_ETAG, &*APP_JS_ETAG, &*APP_CSS_ETAG);
