@@ -3,7 +3,8 @@
 // Uppy Companion's S3 plugin calls): POST /s3/multipart creates the upload (the server picks the key and the
 // type), GET /s3/multipart/<id>/<n> signs each part's PUT, the part goes to the store with XHR (its progress
 // fills the card's bar, its ETag is read from the answer), POST .../complete has the server assemble and check
-// the object and answer as POST /upload does, and DELETE ends an upload that is cancelled or fails. With
+// the object and answer as POST /upload does, and DELETE ends an upload that is cancelled or fails (a part
+// whose connection drops, or that gets a 5xx, is tried again first, after tus.js's RETRY_DELAYS_MS). With
 // UPLOAD_TOKEN set, POST /s3/ticket first turns the token into a path (/direct/<ticket>) the other calls use.
 
 const MODE_KEY = 'upload-mode';
@@ -51,11 +52,12 @@ function usesDirect() {
   return uploadMode() === 'direct';
 }
 
-/** A failure that ends a direct upload, with what the card shows. */
+/** A failure that ends a direct upload, with what the card shows; `retry` when another try may work. */
 class DirectFailure extends Error {
-  constructor(error) {
+  constructor(error, retry = false) {
     super(error.message);
     this.error = error;
+    this.retry = retry;
   }
 }
 
@@ -79,7 +81,7 @@ function directRequest(item, method, url, { headers = {}, body = null, onProgres
     xhr.addEventListener('error', () => settle(() => reject(new DirectFailure({
       code: 'NETWORK_ERROR',
       message: `${method} ${new URL(url, location.href).origin}: the connection failed before an answer.`,
-    }))));
+    }, true))));
     xhr.addEventListener('abort', () => settle(() => reject(new DirectFailure({
       code: 'ABORTED',
       message: 'Cancelled while uploading.',
@@ -104,7 +106,7 @@ async function directJson(item, method, url, payload) {
   }
   if (xhr.status >= 200 && xhr.status < 300 && answer) return answer;
   if (answer && answer.error && answer.error.code) {
-    throw new DirectFailure({ status: xhr.status, code: answer.error.code, message: answer.error.message });
+    throw new DirectFailure({ status: xhr.status, code: answer.error.code, message: answer.error.message }, xhr.status >= 500);
   }
   throw new DirectFailure({
     status: xhr.status,
@@ -139,7 +141,7 @@ async function putPart(item, url, blob, onProgress) {
       status: xhr.status,
       code: 'STORE_ERROR',
       message: `The store refused a part${code ? ` (${code[1]})` : ''}: ${text.slice(0, 200)}`,
-    });
+    }, xhr.status >= 500);
   }
   const etag = xhr.getResponseHeader('ETag');
   if (!etag) {
@@ -173,9 +175,12 @@ async function sendDirect(item) {
     let sent = 0;
     for (let number = 1; number <= count; number += 1) {
       if (job.cancelled) throw new DirectFailure({ code: 'ABORTED', message: 'Cancelled while uploading.' });
-      const signed = await directJson(item, 'GET', `${uploadPath(job)}/${number}${keyQuery(job)}`);
       const blob = file.slice((number - 1) * partSize, Math.min(file.size, number * partSize));
-      const etag = await putPart(item, signed.url, blob, (loaded) => setProgress(item, sent + loaded, file.size));
+      const etag = await retryPart(item, job, async () => {
+        const signed = await directJson(item, 'GET', `${uploadPath(job)}/${number}${keyQuery(job)}`);
+        return putPart(item, signed.url, blob, (loaded) => setProgress(item, sent + loaded, file.size));
+      });
+      setState(item, 'uploading', 'S3로 올리는 중 · Uploading to S3');
       sent += blob.size;
       setProgress(item, sent, file.size);
       parts.push({ PartNumber: number, ETag: etag });
@@ -194,6 +199,23 @@ async function sendDirect(item) {
     item.xhr = null;
     state.active -= 1;
     pump();
+  }
+}
+
+/**
+ * Runs `attempt` (one part: its URL, its PUT) again after a dropped connection or a 5xx, waiting
+ * RETRY_DELAYS_MS (tus.js) between tries; one more failure, or a cancel, ends the upload.
+ */
+async function retryPart(item, job, attempt) {
+  for (let tried = 0; ; tried += 1) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (!(error instanceof DirectFailure) || !error.retry || job.cancelled || tried >= RETRY_DELAYS_MS.length) throw error;
+      setState(item, 'retrying', `다시 시도하는 중 · Retrying (${tried + 1}/${RETRY_DELAYS_MS.length})`);
+      await new Promise((done) => window.setTimeout(done, RETRY_DELAYS_MS[tried]));
+      if (job.cancelled) throw new DirectFailure({ code: 'ABORTED', message: 'Cancelled while waiting to retry.' });
+    }
   }
 }
 

@@ -2,7 +2,8 @@
 // to the store through the /s3 routes (never POST /upload) with the same card, progress and preview; on the
 // server with UPLOAD_TOKEN and PAGE_UPLOAD_MODE=direct, the switch starts on direct, a wrong token shows
 // UNAUTHORIZED, the right one goes through a ticket (/direct/<ticket>/s3/...), and a cancelled upload is
-// DELETEd. After completion or a DELETE, the server lists the upload no more (404 UPLOAD_NOT_FOUND).
+// DELETEd; a part whose request fails while the connection is down is sent again. After completion or a DELETE, the server
+// lists the upload no more (404 UPLOAD_NOT_FOUND).
 import { createHash } from 'node:crypto';
 
 import { assert, assertEqual, check } from '../lib/checks.mjs';
@@ -42,6 +43,10 @@ function recordRequests(page) {
     request.response().then((response) => {
       entry.status = response ? response.status() : null;
     }, () => {});
+  });
+  page.on('requestfailed', (request) => {
+    const entry = log.findLast((e) => e.url === request.url() && e.method === request.method());
+    if (entry) entry.failed = request.failure()?.errorText || 'failed';
   });
   return log;
 }
@@ -162,6 +167,34 @@ export async function directSteps(run) {
     assert(server.some((r) => r.method === 'POST' && r.path === '/s3/ticket' && r.status === 200), 'POST /s3/ticket');
     const ticketed = server.filter((r) => /^\/direct\/[^/]+\/s3\/multipart/.test(r.path));
     assert(ticketed.some((r) => r.method === 'POST' && r.path.endsWith('/complete') && r.status === 200), 'completed under the ticket');
+  });
+
+  await check('direct mode: a part whose request fails while the connection is down is tried again, and the file is whole', async () => {
+    const cdp = await run.context.newCDPSession(tokenPage);
+    const log = recordRequests(tokenPage);
+    const name = '끊겼다 다시 보낸 자료.bin';
+    const data = bytes(12 * MiB, 24);
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 2 * MiB });
+    try {
+      await tokenPage.getByTestId('file-input').setInputFiles({ name, mimeType: 'application/octet-stream', buffer: data });
+      const item = card(tokenPage, name);
+      await until('a part PUT', () => log.some((r) => r.method === 'PUT'));
+      await until('some of it sent', async () => (await item.getByTestId('progress').evaluate((n) => n.value)) >= 5);
+      await cdp.send('Network.emulateNetworkConditions', { offline: true, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+      await waitForState(item, 'retrying');
+      await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+      await waitForState(item, 'done');
+      assertEqual(sha256(await fetched(await item.getAttribute('data-location'))), sha256(data), 'bytes read back');
+      const puts = log.filter((r) => r.method === 'PUT');
+      // Chromium going offline fails the next request of the part (its URL's GET or its PUT, whichever is next).
+      const failed = log.filter((r) => r.failed);
+      assert(failed.length > 0 && failed.every((r) => r.method === 'PUT' || /\/s3\/multipart\/[^/]+\/\d+$/.test(r.path)), `failed: ${failed.map((r) => `${r.method} ${r.path}`)}`);
+      assertEqual(puts.filter((r) => r.status === 200).length, 2, 'both parts stored');
+      assertEqual(log.filter((r) => r.method === 'POST' && r.path.endsWith('/s3/multipart')).length, 1, 'one upload created');
+    } finally {
+      await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+      await cdp.detach();
+    }
   });
 
   await check('direct mode: a cancelled upload is DELETEd at the server and shown as cancelled', async () => {
