@@ -5,7 +5,7 @@ use super::*;
 pub(crate) struct Bench {
     pub(crate) quick: bool,
     pub(crate) data: Bytes,
-    /// The form scenario's data: pseudo-random without a CR byte (see [`without_cr`]).
+    /// The form scenario's data (the same pseudo-random bytes, CR bytes included).
     pub(crate) form_data: Bytes,
     pub(crate) http: reqwest::Client,
     pub(crate) s3: Client,

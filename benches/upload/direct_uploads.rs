@@ -219,18 +219,6 @@ impl Bench {
     }
 }
 
-/// `data` with every CR byte (0x0D) made 0x0E: the form scenario's files. s3s (0.14), the embedded store, fails a
-/// POST form (400 InvalidRequest, "failed to read file stream") when a body chunk it reads ends in a CR inside the
-/// file and the next chunk is over 64 KiB: it takes the CR for a possible start of the closing boundary and
-/// refuses to buffer the next chunk to see (`MAX_BOUNDARY_BUFFER_SIZE`). Random bytes hit that in a few files
-/// in a hundred; without a CR the only one the parser meets is the boundary's own.
-pub(crate) fn without_cr(data: &[u8]) -> Bytes {
-    data.iter()
-        .map(|&b| if b == b'\r' { 0x0E } else { b })
-        .collect::<Vec<u8>>()
-        .into()
-}
-
 /// A request to the server that must answer 2xx with JSON.
 async fn answer(request: reqwest::RequestBuilder, what: &str) -> anyhow::Result<Value> {
     let response = request.send().await.with_context(|| what.to_owned())?;

@@ -168,7 +168,7 @@ async fn run() -> anyhow::Result<()> {
         .map(|s| s.file_size)
         .max();
     let form_data = form_size.map_or_else(Bytes::new, |size| {
-        without_cr(&data[..size as usize + 64 * KIB as usize])
+        data.slice(..size as usize + 64 * KIB as usize)
     });
     let bench = Bench {
         quick: options.quick,
