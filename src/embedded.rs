@@ -43,6 +43,7 @@ mod keys;
 mod layout;
 mod multipart;
 mod parts_list;
+mod rechunk;
 mod records;
 mod serve;
 mod store;
@@ -139,6 +140,7 @@ impl EmbeddedStore {
             )
         })?;
         let addr = listener.local_addr().context("embedded store address")?;
+        let service = rechunk::Rechunked(service);
         let task = tokio::spawn(serve::serve(listener, service, origins));
         Ok(Self {
             addr,

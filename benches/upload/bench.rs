@@ -5,6 +5,8 @@ use super::*;
 pub(crate) struct Bench {
     pub(crate) quick: bool,
     pub(crate) data: Bytes,
+    /// The form scenario's data (the same pseudo-random bytes, CR bytes included).
+    pub(crate) form_data: Bytes,
     pub(crate) http: reqwest::Client,
     pub(crate) s3: Client,
     pub(crate) store: Proc,
@@ -129,8 +131,12 @@ impl Bench {
     pub(crate) fn file_data(&self, scenario: &Scenario, i: usize, j: usize) -> Bytes {
         let n = i * scenario.files_per_request + j;
         let offset = (n * 4099) % (64 * KIB as usize);
-        self.data
-            .slice(offset..offset + scenario.file_size as usize)
+        let data = if scenario.via == Via::S3Form {
+            &self.form_data
+        } else {
+            &self.data
+        };
+        data.slice(offset..offset + scenario.file_size as usize)
     }
 
     pub(crate) async fn one_request(
@@ -149,11 +155,18 @@ impl Bench {
         let mut complete = None;
         let stored = match side {
             Side::Server(server) => {
-                if let Via::Tus { patch_size } = scenario.via {
+                if scenario.via != Via::Post {
                     let name = format!("{prefix}-{i}-0.bin");
                     let data = files.into_iter().next().context("no file")?;
-                    let (latency, stored) =
-                        self.tus_upload(server, &name, data, patch_size).await?;
+                    let (latency, stored) = match scenario.via {
+                        Via::Tus { patch_size } => {
+                            self.tus_upload(server, &name, data, patch_size).await?
+                        }
+                        via => {
+                            self.direct_upload(server, via, &name, data, check(i))
+                                .await?
+                        }
+                    };
                     return Ok((latency, None, vec![stored]));
                 }
                 let names: Vec<String> = (0..files.len())

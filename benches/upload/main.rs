@@ -20,6 +20,10 @@
 //!   sequential PATCHes of 8 MiB, each at the offset the previous one answered (`tus.rs`). Every answer is
 //!   checked (204, the `Upload-Offset` expected, `X-Object-Location` on the last one only) before the object is.
 //!
+//! - **direct uploads** (`direct_uploads.rs`): the same bytes straight to the store with URLs the server signs,
+//!   1 GiB through `/s3/multipart` (8 MiB parts, 3 PUT at once) and 500 x 1 MiB through `/s3/params` forms,
+//!   so that the server's CPU and peak RSS when it only signs and checks stand beside `POST /upload`'s.
+//!
 //! Each scenario runs `rounds` times, alternating which side goes first. Afterwards every object's size is
 //! checked (HEAD), and the content of all the large ones and of one small object in 25 is fetched (GET, through
 //! the `location` URL the server returned) and compared byte for byte with what was sent. Then the objects
@@ -30,7 +34,8 @@
 //! (VmHWM, reset through `/proc/<pid>/clear_refs` before each round).
 //!
 //! Settings (environment): `BENCH_QUICK=1` smaller sizes; `BENCH_ROUNDS=n` rounds for every scenario;
-//! `BENCH_ONLY=seq,large,huge,many,multi,tus,tus8` a subset; `BENCH_NO_TUS=1` skips the tus scenarios; `BENCH_DATA_DIR` the store's folder (default under
+//! `BENCH_ONLY=seq,large,huge,many,multi,tus,tus8,s3huge,s3many` a subset; `BENCH_NO_TUS=1` skips the tus scenarios;
+//! `BENCH_NO_S3=1` the direct-upload ones; `BENCH_DATA_DIR` the store's folder (default under
 //! `/dev/shm`); `BENCH_NO_DIRECT_MULTIPART=1` skips the direct multipart reference; `BENCH_REPORT=path` also
 //! writes the report to a file. `UPLOAD_PART_SIZE`, `UPLOAD_PARTS_IN_FLIGHT`, `UPLOAD_MEMORY_BUDGET` and
 //! `RUST_LOG` pass through to the server.
@@ -43,6 +48,7 @@
 
 mod bench;
 mod direct;
+mod direct_uploads;
 mod options;
 mod process;
 mod report;
@@ -73,6 +79,7 @@ use s3_upload_server::embedded::{EmbeddedStore, PageOrigins};
 use s3_upload_server::storage::{ClientSettings, build_client};
 
 use bench::*;
+use direct_uploads::*;
 use options::*;
 use process::*;
 use report::*;
@@ -155,9 +162,18 @@ async fn run() -> anyhow::Result<()> {
         None => None,
     };
 
+    let form_size = scenarios
+        .iter()
+        .filter(|s| s.via == Via::S3Form)
+        .map(|s| s.file_size)
+        .max();
+    let form_data = form_size.map_or_else(Bytes::new, |size| {
+        data.slice(..size as usize + 64 * KIB as usize)
+    });
     let bench = Bench {
         quick: options.quick,
         data,
+        form_data,
         http,
         s3,
         store,
@@ -166,7 +182,7 @@ async fn run() -> anyhow::Result<()> {
         parts_in_flight: config.upload.parts_in_flight,
     };
     let mut header = header(&options, &bench, &binary, &config);
-    if scenarios.iter().any(|s| s.via != Via::Post) {
+    if scenarios.iter().any(|s| matches!(s.via, Via::Tus { .. })) {
         header = format!("{header}\n{}", alignment_note(bench.part_size));
     }
     eprintln!("{header}");

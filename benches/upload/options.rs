@@ -11,6 +11,8 @@ pub(crate) struct Options {
     pub(crate) only: Option<Vec<String>>,
     /// Unless `BENCH_NO_TUS=1`: the tus scenarios run too.
     pub(crate) tus: bool,
+    /// Unless `BENCH_NO_S3=1`: the direct-upload scenarios (`/s3` routes) run too.
+    pub(crate) s3: bool,
     /// Unless `BENCH_NO_DIRECT_MULTIPART=1`: files larger than a part are also sent straight as multipart.
     pub(crate) direct_multipart: bool,
     /// `BENCH_DATA_DIR` (default `/dev/shm`): where the store's folder goes.
@@ -51,6 +53,7 @@ impl Options {
             rounds: var("BENCH_ROUNDS").and_then(|v| v.parse().ok()),
             only: var("BENCH_ONLY").map(|v| v.split(',').map(|s| s.trim().to_owned()).collect()),
             tus: std::env::var_os("BENCH_NO_TUS").is_none_or(|v| v == "0"),
+            s3: std::env::var_os("BENCH_NO_S3").is_none_or(|v| v == "0"),
             direct_multipart: std::env::var_os("BENCH_NO_DIRECT_MULTIPART").is_none(),
             data_dir: std::env::var_os("BENCH_DATA_DIR")
                 .map_or_else(|| PathBuf::from("/dev/shm"), PathBuf::from)
@@ -63,7 +66,7 @@ impl Options {
 
     /// The scenarios this run measures.
     pub(crate) fn scenarios(&self) -> anyhow::Result<Vec<Scenario>> {
-        let selected: Vec<Scenario> = scenarios(self.quick, self.rounds, self.tus)
+        let selected: Vec<Scenario> = scenarios(self.quick, self.rounds, self.tus, self.s3)
             .into_iter()
             .filter(|s| {
                 self.only

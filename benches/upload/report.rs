@@ -33,7 +33,11 @@ pub(crate) fn report(
             let label = match side {
                 Side::Direct => "direct PUT".to_owned(),
                 Side::DirectMultipart => "direct multipart".to_owned(),
-                Side::Server(i) => labels[*i].clone(),
+                Side::Server(i) => match scenario.via {
+                    Via::S3Multipart => format!("{}: signs, parts to the store", labels[*i]),
+                    Via::S3Form => format!("{}: signs, forms to the store", labels[*i]),
+                    _ => labels[*i].clone(),
+                },
             };
             let _ = writeln!(out, "{}", row(scenario, *side, &label, m, direct));
             if *side == Side::DirectMultipart && !m.complete.is_empty() {
@@ -69,6 +73,7 @@ pub(crate) fn report(
         ));
     }
     notes.extend(tus_notes(results));
+    notes.extend(direct_upload_notes(results));
     for note in notes {
         let _ = writeln!(out, "{note}");
     }
@@ -84,7 +89,7 @@ fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
-fn find(sides: &[(Side, Measured)], side: Side) -> Option<&Measured> {
+pub(crate) fn find(sides: &[(Side, Measured)], side: Side) -> Option<&Measured> {
     sides.iter().find(|(s, _)| *s == side).map(|(_, m)| m)
 }
 

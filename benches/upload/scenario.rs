@@ -24,8 +24,8 @@ impl Scenario {
     }
 }
 
-/// Every scenario of a run; the tus ones unless `tus` is false.
-pub(crate) fn scenarios(quick: bool, rounds: Option<usize>, tus: bool) -> Vec<Scenario> {
+/// Every scenario of a run; the tus ones unless `tus` is false, the direct-upload ones unless `s3` is false.
+pub(crate) fn scenarios(quick: bool, rounds: Option<usize>, tus: bool, s3: bool) -> Vec<Scenario> {
     let r = |default: usize| rounds.unwrap_or(default);
     let s = |id, name: &str, files, size, requests, in_flight, rounds, target| Scenario {
         id,
@@ -89,6 +89,9 @@ pub(crate) fn scenarios(quick: bool, rounds: Option<usize>, tus: bool) -> Vec<Sc
             (GIB, "1 GiB")
         };
         all.extend(tus_scenarios(size, label, r(if quick { 1 } else { 3 })));
+    }
+    if s3 {
+        all.extend(direct_upload_scenarios(quick, rounds));
     }
     all
 }

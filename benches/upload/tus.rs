@@ -11,6 +11,10 @@ pub(crate) enum Via {
     Post,
     /// tus 1.0.0 at `/files`: a creation, then PATCHes of `patch_size` bytes (the whole file if none).
     Tus { patch_size: Option<u64> },
+    /// Straight to the store through `/s3/multipart`'s signed part URLs (`direct_uploads.rs`).
+    S3Multipart,
+    /// Straight to the store with `/s3/params`'s presigned POST form (`direct_uploads.rs`).
+    S3Form,
 }
 
 /// The size of the chunked tus scenario's PATCHes.
@@ -206,7 +210,10 @@ fn under_test(sides: &[(Side, Measured)]) -> Option<&Measured> {
 /// The tus scenarios against `POST /upload` of a file of the same size in the same run (the server under test).
 pub(crate) fn tus_notes(results: &[(Scenario, Vec<(Side, Measured)>)]) -> Vec<String> {
     let mut notes = Vec::new();
-    for (tus, tus_sides) in results.iter().filter(|(s, _)| s.via != Via::Post) {
+    let tus = results
+        .iter()
+        .filter(|(s, _)| matches!(s.via, Via::Tus { .. }));
+    for (tus, tus_sides) in tus {
         let post = results.iter().find(|(s, _)| {
             s.via == Via::Post && s.file_size == tus.file_size && s.files_per_request == 1
         });

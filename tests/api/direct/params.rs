@@ -104,3 +104,64 @@ async fn a_form_needs_the_token_or_a_ticket() {
     assert_eq!(refused, 401, "{body}");
     assert_eq!(ticketed.status(), 200);
 }
+
+#[tokio::test]
+async fn a_form_whose_file_holds_cr_bytes_is_stored() {
+    // Arrange: the form's body written by hand and sent in frames whose first ends with a CR byte of the file,
+    // the next one 192 KiB. s3s 0.14.1 refuses a form whose body reaches it so ("failed to read file stream");
+    // through loopback TCP the server's reads do not keep these frames, so this passes without the fix too:
+    // the benchmark's 500 forms of 1 MiB are what showed it (embedded/rechunk.rs), this is the plain case.
+    let app = spawn_app().await;
+    let (_, signed) = params(&app, "filename=photo.bin").await;
+    let url = signed["url"].as_str().expect("url").to_owned();
+    let boundary = "----form-boundary-7c1f";
+    let mut head = Vec::new();
+    for (name, value) in signed["fields"].as_object().expect("fields") {
+        let value = value.as_str().expect("text");
+        head.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    head.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"photo.bin\"\r\n\
+             Content-Type: application/octet-stream\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    let mut file = vec![b'a'; 512 * 1024];
+    file[1000] = b'\r';
+    let tail = format!("\r\n--{boundary}--\r\n").into_bytes();
+    let mut first = head.clone();
+    first.extend_from_slice(&file[..1001]);
+    let mut frames = vec![first];
+    for chunk in file[1001..].chunks(192 * 1024) {
+        frames.push(chunk.to_vec());
+    }
+    frames.push(tail);
+    let length: usize = frames.iter().map(Vec::len).sum();
+    let stream = futures_util::stream::iter(frames.into_iter().map(Ok::<_, std::io::Error>));
+
+    // Act
+    let posted = reqwest::Client::new()
+        .post(&url)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .header("content-length", length)
+        .body(reqwest::Body::wrap_stream(stream))
+        .send()
+        .await
+        .expect("POST the form");
+
+    // Assert
+    let status = posted.status();
+    let body = posted.text().await.unwrap_or_default();
+    assert!(status.is_success(), "{status}: {body}");
+    let key = signed["fields"]["key"].as_str().expect("key");
+    assert!(app.object_bytes(key).await == file);
+}
