@@ -1,7 +1,7 @@
 //! The HTTP endpoints: one router per feature, merged where the application is assembled ([`crate::app`]).
 //!
 //! - [`upload`]: `POST /upload`, behind [`auth`]'s token check.
-//! - [`meta`]: the page, `/health`, `/ready` and `/config`.
+//! - [`meta`]: the page, `/health`, `/ready`, and `/config` ([`public_config`]).
 //! - [`metrics`]: `GET /metrics`.
 //! - [`openapi`]: `GET /openapi.json`.
 //! - [`direct`]: direct-to-S3 uploads at `/s3` (Uppy Companion's S3 routes), behind the token or a ticket.
@@ -14,6 +14,7 @@ pub mod direct;
 pub mod meta;
 pub mod metrics;
 pub mod openapi;
+pub mod public_config;
 pub mod tus;
 pub mod upload;
 

@@ -4,10 +4,11 @@
 //!
 //! - `post_policy`: presigned POST forms ([`presign_post`]): one file, one request, pinned by a signed policy.
 //! - [`record`]: the record of each multipart upload this server created (`<KEY_PREFIX>.direct/<id>.json`).
-//! - [`multipart`]: creating such an upload, signing part URLs, listing parts, completing it and checking the
-//!   object (size, type from its first bytes), aborting it.
+//! - [`multipart`]: creating such an upload, signing part URLs, listing parts, aborting it; `complete.rs`:
+//!   completing it and checking the object (size, type from its first bytes).
 //! - [`sweep`]: abandoned uploads (no part URL asked for within `DIRECT_URL_TTL_SECS`) aborted.
 
+mod complete;
 pub mod multipart;
 mod post_policy;
 pub mod record;
