@@ -79,22 +79,12 @@ pub(super) async fn clean_abandoned(p: &mut Printer<'_>, target: &Target) -> std
         p.line(format_args!("aborted: `{}` (direct upload)", upload.key))?;
     }
     let detail = format!("{} abandoned direct upload(s) aborted", swept.removed.len());
-    if swept.failed.is_empty() {
-        p.step(steps::DIRECT, Status::Pass, detail, None)?;
-        return Ok(true);
-    }
-    let mut hint = String::new();
-    for (key, error) in &swept.failed {
-        let _ = writeln!(hint, "`{key}`: {error}");
-    }
-    hint.push_str("run it again; the server's sweeper also tries again");
-    p.step(
-        steps::DIRECT,
-        Status::Fail,
-        format!("{detail}, {} not", swept.failed.len()),
-        Some(hint),
-    )?;
-    Ok(false)
+    let failed: Vec<(String, String)> = swept
+        .failed
+        .iter()
+        .map(|(key, error)| (format!("`{key}`"), error.clone()))
+        .collect();
+    super::resumable::sweep_step(p, steps::DIRECT, detail, &failed)
 }
 
 /// Aborts every recorded direct upload (in progress or not) before `clean` deletes the records; whether all went.

@@ -95,19 +95,34 @@ pub(super) async fn clean_expired(p: &mut Printer<'_>, config: &Config) -> std::
     );
     // Then the direct uploads whose URLs have all expired.
     let direct = super::direct::clean_abandoned(p, &target).await?;
-    if swept.failed.is_empty() {
-        p.step(steps::EXPIRED, Status::Pass, detail, None)?;
-        return Ok(direct);
+    let failed: Vec<(String, String)> = swept
+        .failed
+        .iter()
+        .map(|(id, error)| (id.to_string(), error.clone()))
+        .collect();
+    Ok(sweep_step(p, steps::EXPIRED, detail, &failed)? && direct)
+}
+
+/// A sweep pass's step: a pass when nothing failed, else a failure naming what was not removed and why.
+pub(super) fn sweep_step(
+    p: &mut Printer<'_>,
+    step: &'static str,
+    detail: String,
+    failed: &[(String, String)],
+) -> std::io::Result<bool> {
+    if failed.is_empty() {
+        p.step(step, Status::Pass, detail, None)?;
+        return Ok(true);
     }
     let mut hint = String::new();
-    for (id, error) in &swept.failed {
-        let _ = writeln!(hint, "{id}: {error}");
+    for (what, error) in failed {
+        let _ = writeln!(hint, "{what}: {error}");
     }
     hint.push_str("run it again; the server's sweeper also tries again");
     p.step(
-        steps::EXPIRED,
+        step,
         Status::Fail,
-        format!("{detail}, {} not removed", swept.failed.len()),
+        format!("{detail}, {} not removed", failed.len()),
         Some(hint),
     )?;
     Ok(false)

@@ -25,6 +25,24 @@ pub(crate) async fn create(app: &TestApp, filename: &str, claimed: &str) -> (u16
     (status, answer.json().await.expect("JSON"))
 }
 
+/// `POST /s3/ticket` with `token`: the `companionEndpoint` it answers (`/direct/<ticket>`).
+pub(crate) async fn ticket_endpoint(app: &TestApp, token: &str) -> String {
+    let ticket: Value = app
+        .http
+        .post(app.url("/s3/ticket"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("ticket")
+        .json()
+        .await
+        .expect("JSON");
+    ticket["companionEndpoint"]
+        .as_str()
+        .expect("companionEndpoint")
+        .to_owned()
+}
+
 /// The upload id and key of a created upload.
 pub(crate) fn ids(created: &Value) -> (String, String) {
     (

@@ -82,17 +82,7 @@ async fn a_form_needs_the_token_or_a_ticket() {
 
     // Act
     let (refused, body) = params(&app, "filename=a.png").await;
-    let ticket: Value = app
-        .http
-        .post(app.url("/s3/ticket"))
-        .bearer_auth("s3cret")
-        .send()
-        .await
-        .expect("ticket")
-        .json()
-        .await
-        .expect("JSON");
-    let endpoint = ticket["companionEndpoint"].as_str().expect("endpoint");
+    let endpoint = super::ticket_endpoint(&app, "s3cret").await;
     let ticketed = app
         .http
         .get(app.url(&format!("{endpoint}/s3/params?filename=a.png")))

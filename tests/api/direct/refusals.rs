@@ -1,6 +1,6 @@
 //! What direct uploads refuse, each answered as `POST /upload` answers it and leaving nothing behind.
 
-use super::{MIB, complete, create, ids, records, send_part, upload_path};
+use super::{MIB, complete, create, ids, records, send_part, ticket_endpoint, upload_path};
 use crate::helpers::{pattern, png, spawn_app, spawn_app_with, spawn_embedded_app_with};
 
 #[tokio::test]
@@ -10,19 +10,8 @@ async fn without_the_token_nothing_is_created_and_a_ticket_opens_the_routes() {
 
     // Act
     let (status, body) = create(&app, "a.png", "image/png").await;
-    let ticket: serde_json::Value = app
-        .http
-        .post(app.url("/s3/ticket"))
-        .bearer_auth("s3cret")
-        .send()
-        .await
-        .expect("ticket")
-        .json()
-        .await
-        .expect("JSON");
-    let endpoint = ticket["companionEndpoint"]
-        .as_str()
-        .expect("companionEndpoint");
+    let endpoint = ticket_endpoint(&app, "s3cret").await;
+    let endpoint = endpoint.as_str();
     let ticketed = app
         .http
         .post(app.url(&format!("{endpoint}/s3/multipart")))
