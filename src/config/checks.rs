@@ -1,5 +1,6 @@
 //! Checks of settings that parse but cannot work together (the memory budget against the part size, the key
-//! prefix against the store's keys) or only within a range (how long resumable uploads are kept).
+//! prefix against the store's keys), only within a range (how long resumable uploads are kept), or only in a
+//! shape (URLs, `OBJECT_METADATA` pairs).
 
 use super::read::invalid;
 use super::*;
@@ -109,4 +110,41 @@ pub(super) fn direct_url_ttl(seconds: u64) -> Result<Duration, ConfigError> {
         ));
     }
     Ok(Duration::from_secs(seconds))
+}
+
+/// `name=value,name2=value2`: names are lowercase ASCII letters, digits, `-` and `_` (they become HTTP headers).
+pub(super) fn parse_metadata(list: &str) -> Result<Vec<(String, String)>, ConfigError> {
+    let mut pairs = Vec::new();
+    for item in list.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let Some((name, value)) = item.split_once('=') else {
+            return Err(invalid(
+                "OBJECT_METADATA",
+                item,
+                "expected name=value pairs separated by commas",
+            ));
+        };
+        let name = name.trim().to_ascii_lowercase();
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(invalid(
+                "OBJECT_METADATA",
+                item,
+                "a metadata name is ASCII letters, digits, `-` and `_`",
+            ));
+        }
+        pairs.push((name, value.trim().to_owned()));
+    }
+    Ok(pairs)
+}
+
+/// A URL setting must be `http://` or `https://`.
+pub(super) fn check_http_url(name: &'static str, url: &str) -> Result<(), ConfigError> {
+    if url.starts_with("http://") || url.starts_with("https://") {
+        Ok(())
+    } else {
+        Err(invalid(name, url, "expected an http:// or https:// URL"))
+    }
 }

@@ -7,7 +7,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use super::checks::{
-    budget_needed, check_key_prefix, direct_url_ttl, resumable_expiry, resumable_threshold,
+    budget_needed, check_http_url, check_key_prefix, direct_url_ttl, parse_metadata,
+    resumable_expiry, resumable_threshold,
 };
 use super::*;
 
@@ -365,40 +366,4 @@ fn list(value: Option<String>) -> Vec<String> {
         .filter(|item| !item.is_empty())
         .map(str::to_owned)
         .collect()
-}
-
-/// `name=value,name2=value2`: names are lowercase ASCII letters, digits, `-` and `_` (they become HTTP headers).
-fn parse_metadata(list: &str) -> Result<Vec<(String, String)>, ConfigError> {
-    let mut pairs = Vec::new();
-    for item in list.split(',').map(str::trim).filter(|i| !i.is_empty()) {
-        let Some((name, value)) = item.split_once('=') else {
-            return Err(invalid(
-                "OBJECT_METADATA",
-                item,
-                "expected name=value pairs separated by commas",
-            ));
-        };
-        let name = name.trim().to_ascii_lowercase();
-        if name.is_empty()
-            || !name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            return Err(invalid(
-                "OBJECT_METADATA",
-                item,
-                "a metadata name is ASCII letters, digits, `-` and `_`",
-            ));
-        }
-        pairs.push((name, value.trim().to_owned()));
-    }
-    Ok(pairs)
-}
-
-fn check_http_url(name: &'static str, url: &str) -> Result<(), ConfigError> {
-    if url.starts_with("http://") || url.starts_with("https://") {
-        Ok(())
-    } else {
-        Err(invalid(name, url, "expected an http:// or https:// URL"))
-    }
 }
