@@ -80,7 +80,11 @@ impl DirectUploads {
                 return Err(err.into());
             }
         };
-        self.records.remove(&upload.upload_id).await?;
+        // The object exists now: a record left behind only costs the sweeper an abort that finds nothing, while
+        // failing here would leave a stored object the client was told had failed.
+        if let Err(err) = self.records.remove(&upload.upload_id).await {
+            tracing::warn!(key = %crate::telemetry::Escaped(&upload.key), error = %err, "a completed direct upload's record could not be removed; the sweeper removes it");
+        }
         let checked = self.check(&upload, limits).await;
         let (spec, size) = match checked {
             Ok(found) => found,
