@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 
 use crate::storage::direct::record::DirectRecords;
+use crate::storage::resumable::create::unix_now;
 
 use super::diagnose::diagnose_store_error;
 use super::target::Target;
@@ -16,12 +17,6 @@ fn records(target: &Target) -> DirectRecords {
         target.bucket(),
         target.key_prefix(),
     )
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// `check`'s step: direct uploads in progress, and one line per abandoned one (a `!`: the server aborts them).
@@ -38,7 +33,7 @@ pub(super) async fn direct_step(p: &mut Printer<'_>, target: &Target) -> std::io
             );
         }
     };
-    let now = now();
+    let now = unix_now();
     let abandoned = listing.expired(now);
     let detail = format!(
         "{} in progress, {} abandoned (every URL expired)",
@@ -67,7 +62,7 @@ pub(super) async fn direct_step(p: &mut Printer<'_>, target: &Target) -> std::io
 
 /// `clean --expired-uploads`' second pass: abandoned direct uploads aborted; whether all went.
 pub(super) async fn clean_abandoned(p: &mut Printer<'_>, target: &Target) -> std::io::Result<bool> {
-    let swept = match records(target).sweep(now()).await {
+    let swept = match records(target).sweep(unix_now()).await {
         Ok(swept) => swept,
         Err(err) => {
             let diagnosis = diagnose_store_error(&err, "ListObjectsV2", target.context());

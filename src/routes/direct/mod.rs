@@ -26,6 +26,7 @@ use super::auth;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::storage::direct::multipart::DirectUploads;
+use crate::storage::resumable::create::unix_now;
 
 const TICKET: &str = "/s3/ticket";
 const PARAMS: &str = "/s3/params";
@@ -115,10 +116,4 @@ async fn ticket_for_page(State(state): State<AppState>) -> Response {
         "expiresInSeconds": ttl,
     }))
     .into_response()
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }

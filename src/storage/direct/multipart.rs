@@ -12,6 +12,7 @@ use super::record::{DirectRecords, DirectUpload};
 use crate::content_type;
 use crate::naming;
 use crate::storage::StoreError;
+use crate::storage::resumable::create::unix_now;
 use crate::storage::upload::{ObjectSpec, UploadError, Uploader};
 
 /// S3's highest part number.
@@ -239,12 +240,6 @@ impl DirectUploads {
             tracing::warn!(key = %crate::telemetry::Escaped(&upload.key), error = %err, "a direct upload could not be aborted; the sweeper tries again");
         }
     }
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 #[cfg(test)]

@@ -98,10 +98,10 @@ pub fn spawn_direct_sweeper(records: DirectRecords, period: Duration, lifecycle:
 }
 
 async fn pass(records: &DirectRecords) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let swept = match records.sweep(now).await {
+    let swept = match records
+        .sweep(crate::storage::resumable::create::unix_now())
+        .await
+    {
         Ok(swept) => swept,
         Err(err) => {
             tracing::warn!(error = %err, "sweeping abandoned direct uploads failed; the next pass tries again");
