@@ -35,6 +35,9 @@ const DURATION_BUCKETS: &[f64] = &[
 /// How an upload request ended, the `outcome` label of `upload_requests_total`.
 const OUTCOMES: [&str; 4] = ["success", "client_error", "server_error", "disconnected"];
 
+/// What became of an early PUT, the `outcome` label of `upload_early_puts_total`.
+const EARLY_OUTCOMES: [&str; 3] = ["stored", "resent", "abandoned"];
+
 /// The metrics of one application. Cheap to clone: every clone records into the same registry.
 #[derive(Clone)]
 pub struct Metrics {
@@ -51,6 +54,7 @@ struct Inner {
     in_flight: IntGauge,
     resumable_created: IntCounter,
     resumable_bytes: IntCounter,
+    early_puts: IntCounterVec,
 }
 
 impl Metrics {
@@ -106,6 +110,19 @@ impl Metrics {
             "resumable_bytes_received_total",
             "Bytes that resumable (tus) requests added to their uploads (kept, including a body cut short).",
         )?;
+        let early_puts = IntCounterVec::new(
+            Opts::new(
+                "upload_early_puts_total",
+                "Files of POST /upload sent to the store while they arrived (the last file of a form, smaller \
+                 than a part), by outcome: stored, resent (the store failed it: sent again once read), \
+                 abandoned (the file did not end where the form's length said: sent once read).",
+            ),
+            &["outcome"],
+        )?;
+        registry.register(Box::new(early_puts.clone()))?;
+        for outcome in EARLY_OUTCOMES {
+            early_puts.with_label_values(&[outcome]);
+        }
         registry.register(Box::new(resumable_created.clone()))?;
         registry.register(Box::new(resumable_bytes.clone()))?;
         registry.register(Box::new(files.clone()))?;
@@ -131,6 +148,7 @@ impl Metrics {
                 in_flight,
                 resumable_created,
                 resumable_bytes,
+                early_puts,
             }),
         })
     }
@@ -141,6 +159,11 @@ impl Metrics {
             self.inner.files.inc();
             self.inner.bytes.inc_by(size);
         }
+    }
+
+    /// Records what became of a file sent to the store while it arrived (one of [`EARLY_OUTCOMES`]).
+    pub fn early_put(&self, outcome: &str) {
+        self.inner.early_puts.with_label_values(&[outcome]).inc();
     }
 
     /// Records a resumable upload created.

@@ -1,11 +1,13 @@
-//! Logging: `RUST_LOG` sets the level (default: this server and its HTTP traces at `info`, the rest at `warn`);
+//! Logging: `RUST_LOG` sets the level (default: this server and its HTTP traces at `info`, the rest at `warn`,
+//! s3s's own request log off);
 //! `LOG_FORMAT=json` writes one JSON object per line. Client input in a log line goes through [`Escaped`].
 
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
-const DEFAULT_FILTER: &str = "s3_upload_server=info,tower_http=info,warn";
+/// `s3s::service=off`: the embedded store logs its server errors itself (`embedded::rechunk`).
+const DEFAULT_FILTER: &str = "s3_upload_server=info,tower_http=info,s3s::service=off,warn";
 
 /// Installs the global subscriber. Call once, from `main`.
 pub fn init(format: LogFormat) {

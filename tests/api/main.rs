@@ -2,6 +2,7 @@
 
 mod direct;
 mod direct_post;
+mod early;
 mod errors;
 mod faults;
 mod fixtures;

@@ -89,6 +89,7 @@ pub(super) async fn describe_completed(
         etag: Some(object.etag),
         version_id: object.version_id,
         server_side_encryption: object.sse,
+        sent_while_received: false,
     };
     let spec = object_spec(&info);
     let fieldname = state.config.upload.field_name.clone();

@@ -57,6 +57,11 @@ impl Counts {
         self.delivered.fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
+    /// Field data handed out so far, in all.
+    pub(super) fn delivered_total(&self) -> u64 {
+        self.delivered.load(Ordering::Relaxed)
+    }
+
     /// A new field began: the headers of the next part are counted from here.
     pub(super) fn field_started(&self) {
         self.base.store(self.undelivered(), Ordering::Relaxed);

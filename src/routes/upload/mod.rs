@@ -8,11 +8,15 @@
 //! for its clean-up.
 //!
 //! - `body`: the request body, bounded in time, rate and part-header size.
+//! - `file`: one file, read while it is streamed to the store.
+//! - `layout`: where a form's parts lie in the body (the last file's length, guessed early).
 //! - `task`: a file read whole, finishing in its own task.
 //! - `answer`: the answer's fields and the object keys.
 
 mod answer;
 pub(crate) mod body;
+mod file;
+mod layout;
 mod task;
 
 use std::sync::Arc;
@@ -24,21 +28,19 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use futures_util::StreamExt;
 use tokio::sync::OwnedSemaphorePermit;
-use tokio::task::JoinHandle;
 use tracing::Instrument as _;
 
 use super::auth;
-use crate::content_type;
 use crate::error::{AppError, FileError};
 use crate::naming::{self, Disposition};
 use crate::state::AppState;
-use crate::storage::upload::{ObjectSpec, PartSlots};
+use crate::storage::upload::PartSlots;
 
 pub use answer::{UploadedFile, object_key};
 pub(crate) use answer::{describe, location};
 use body::{BodyLimits, Counts, MAX_PART_HEADER_BYTES, SharedBody};
+use layout::Layout;
 use task::{FileState, FileTask};
 
 /// The longest field name accepted (multer's `LIMIT_FIELD_KEY` default).
@@ -133,6 +135,7 @@ async fn receive(
         min_rate: limits.body_min_rate,
     };
     let stream = body.limited(body_limits, state.lifecycle.clone());
+    let mut layout = Layout::new(&boundary, length_hint);
     let mut multipart = multer::Multipart::new(stream, boundary);
 
     let request = RequestContext {
@@ -142,7 +145,7 @@ async fn receive(
         slots: state.uploader.part_slots(),
     };
     let mut files: Vec<FileTask> = Vec::new();
-    let read = read_parts(&request, &mut multipart, &mut files).await;
+    let read = read_parts(&request, &mut multipart, &mut layout, &mut files).await;
     // Every file started is finished (stored, or failed and cleaned up) before the answer.
     let mut stored: Vec<UploadedFile> = Vec::with_capacity(files.len());
     let mut failed: Option<FileError> = None;
@@ -193,12 +196,15 @@ struct RequestContext<'a> {
 async fn read_parts(
     request: &RequestContext<'_>,
     multipart: &mut multer::Multipart<'static>,
+    layout: &mut Layout,
     files: &mut Vec<FileTask>,
 ) -> Result<(), FileError> {
     let (limits, counts) = (&request.state.config.upload, &request.counts);
     let (mut parts, mut fields) = (0usize, 0usize);
     while let Some(mut field) = multipart.next_field().await.map_err(map_multer)? {
         counts.field_started();
+        let data_start = layout.data_start(field.headers());
+        let delivered_before = counts.delivered_total();
         // Headers that arrived whole in one read never crossed the streaming bound: measure them too.
         let header_bytes: usize = field
             .headers()
@@ -255,6 +261,7 @@ async fn read_parts(
                     .into());
                 }
             }
+            layout.part_ended(data_start, size);
             continue;
         };
         if name != limits.field_name {
@@ -275,12 +282,14 @@ async fn read_parts(
             }
             .into());
         }
-        let finishing = start_file(request, field, name, filename.clone())
+        let length_if_last = layout.length_if_last(data_start);
+        let finishing = file::start_file(request, field, name, filename.clone(), length_if_last)
             .await
             .map_err(|error| FileError {
                 file: Some(filename.clone()),
                 error,
             })?;
+        layout.part_ended(data_start, counts.delivered_total() - delivered_before);
         files.push(FileTask {
             filename,
             state: FileState::Finishing(finishing),
@@ -289,86 +298,7 @@ async fn read_parts(
     Ok(())
 }
 
-/// Reads one file while streaming it to the store; returns once it has been read, with the task that finishes
-/// storing it and answers its description.
-async fn start_file(
-    request: &RequestContext<'_>,
-    field: multer::Field<'static>,
-    fieldname: String,
-    originalname: String,
-) -> Result<JoinHandle<Result<UploadedFile, AppError>>, AppError> {
-    let state = request.state;
-    let limits = &state.config.upload;
-    let counts = Arc::clone(&request.counts);
-    let mimetype = field.content_type().map_or_else(
-        || "application/octet-stream".to_owned(),
-        ToString::to_string,
-    );
-    let limit = limits.max_file_size;
-    let (limit_field, limit_file) = (fieldname.clone(), originalname.clone());
-    let mut seen = 0u64;
-    let chunks = field.map(move |chunk| {
-        let chunk = chunk.map_err(map_multer)?;
-        counts.delivered(chunk.len());
-        seen += chunk.len() as u64;
-        if seen > limit {
-            return Err(AppError::FileTooLarge {
-                field: limit_field.clone(),
-                file: limit_file.clone(),
-                limit,
-            });
-        }
-        Ok(chunk)
-    });
-    let mut reader = state
-        .uploader
-        .reader(chunks, request.length_hint, &request.slots);
-    let first = reader.next_part().await?;
-
-    let head = first.chunks.head(content_type::SNIFF_LEN);
-    if !limits.allowed_types.is_empty() {
-        let judged = content_type::judge(&head, &originalname);
-        if !content_type::is_allowed(&judged, &limits.allowed_types) {
-            return Err(AppError::FileTypeNotAllowed {
-                field: fieldname,
-                file: originalname,
-                content_type: judged,
-                allowed: limits.allowed_types.join(", "),
-            });
-        }
-    }
-    let content_type = content_type::detect(&head, &originalname);
-    let content_disposition =
-        naming::content_disposition(content_type::disposition_for(&content_type), &originalname);
-    let spec = ObjectSpec {
-        key: object_key(limits, &originalname),
-        content_type,
-        content_disposition,
-    };
-    let finishing = state.uploader.start(&spec, first, &mut reader).await?;
-    let lifecycle = state.lifecycle.clone();
-    let state = state.clone();
-    let finish = async move {
-        let object = finishing.await?;
-        tracing::info!(
-            key = spec.key,
-            size = object.size,
-            content_type = spec.content_type,
-            "stored"
-        );
-        let key = spec.key.clone();
-        let described = describe(&state, spec, object, fieldname, originalname, mimetype).await;
-        if described.is_err() {
-            // Stored but not answerable (its presigned URL could not be made): the request fails, so the
-            // object must not stay behind.
-            state.uploader.delete_all(&[key]).await;
-        }
-        described
-    };
-    Ok(lifecycle.spawn(finish.in_current_span()))
-}
-
-fn map_multer(err: multer::Error) -> AppError {
+pub(super) fn map_multer(err: multer::Error) -> AppError {
     match err {
         multer::Error::StreamReadFailed(source) => match source.downcast::<AppError>() {
             Ok(app) => *app,

@@ -98,6 +98,7 @@ impl DirectUploads {
             etag: done.e_tag().map(str::to_owned),
             version_id: done.version_id().map(str::to_owned),
             server_side_encryption: done.server_side_encryption().map(|s| s.as_str().to_owned()),
+            sent_while_received: false,
         };
         Ok((spec, upload, object))
     }

@@ -169,6 +169,7 @@ pub(super) async fn complete(
         etag: output.e_tag,
         version_id: output.version_id,
         server_side_encryption: output.server_side_encryption.map(|s| s.as_str().to_owned()),
+        sent_while_received: false,
     })
 }
 

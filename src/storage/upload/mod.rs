@@ -10,6 +10,7 @@
 //! With `KEY_STRATEGY=original`, every write is conditional (`If-None-Match: *`): an upload never overwrites an
 //! object, so a request that fails and deletes what it stored can only delete its own files.
 
+mod early;
 mod error;
 mod multipart;
 mod reader;
@@ -19,10 +20,12 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use aws_sdk_s3::Client;
+use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ObjectCannedAcl, ServerSideEncryption, StorageClass};
 use bytes::Bytes;
 use futures_util::Stream;
 use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
 
 use super::StoreError;
 use super::body::{BlockPool, ReaderGuard};
@@ -30,6 +33,7 @@ use crate::config::{KeyStrategy, UploadConfig};
 use crate::lifecycle::Lifecycle;
 use crate::naming;
 
+pub use early::{Decide, EarlyPut, Outcome as EarlyOutcome, Tapped, tap};
 pub use error::UploadError;
 use reader::Budget;
 pub use reader::{Part, PartReader, PartSlots};
@@ -121,6 +125,8 @@ pub struct StoredObject {
     pub etag: Option<String>,
     pub version_id: Option<String>,
     pub server_side_encryption: Option<String>,
+    /// Stored by a PutObject begun while the file still arrived (see `early.rs`).
+    pub sent_while_received: bool,
 }
 
 /// The rest of storing a file once it has been read whole (see [`Uploader::start`]).
@@ -198,7 +204,7 @@ impl Uploader {
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
     {
-        self.start(spec, first, reader)
+        self.start(spec, first, reader, None)
             .await?
             .await
             .map_err(UploadError::widen)
@@ -211,11 +217,15 @@ impl Uploader {
     ///
     /// A stored object stays in the lifecycle's ledger until its request calls [`Self::keep`] or
     /// [`Self::delete_all`].
+    ///
+    /// `early`: the PutObject begun while the file arrived ([`tap`]), whose answer is the file's if every byte
+    /// was sent to it; if it was abandoned, or the store failed it, the file is sent the usual way.
     pub async fn start<S, E>(
         &self,
         spec: &ObjectSpec,
         first: Part,
         reader: &mut PartReader<S>,
+        early: Option<&EarlyPut>,
     ) -> Result<Finishing, UploadError<E>>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
@@ -223,12 +233,16 @@ impl Uploader {
         // The block pool keeps its free blocks while a reader is registered: until this file is stored, so
         // that the next upload reuses the blocks its parts return (instead of faulting in fresh ones).
         let reading = self.blocks.reader();
+        let early = early.and_then(EarlyPut::take_sent);
         if first.eof {
             let slot = reader.slot().await?;
             let uploader = self.clone();
             let spec = spec.clone();
             return Ok(Box::pin(async move {
-                let stored = uploader.put_object(&spec, first).await;
+                let stored = match early {
+                    Some(put) => uploader.after_early_put(&spec, first, put).await,
+                    None => uploader.put_object(&spec, first).await,
+                };
                 drop((slot, reading));
                 stored
             }));
@@ -308,12 +322,47 @@ impl Uploader {
             .set_ssekms_key_id(self.options.sse_kms_key_id.clone())
     }
 
+    /// The answer of a PutObject that was sent every byte while the file arrived; a store that failed it gets
+    /// the file again, the usual way (whose request the SDK retries), unless the failure is final.
+    async fn after_early_put(
+        &self,
+        spec: &ObjectSpec,
+        first: Part,
+        put: JoinHandle<Result<StoredObject, UploadError>>,
+    ) -> Result<StoredObject, UploadError> {
+        let failed = match put.await {
+            Ok(Ok(stored)) => return Ok(stored),
+            Ok(Err(err @ (UploadError::Exists { .. } | UploadError::Cancelled))) => {
+                return Err(err);
+            }
+            Ok(Err(err)) => err.to_string(),
+            Err(join) => join.to_string(),
+        };
+        tracing::debug!(
+            key = spec.key,
+            error = failed,
+            "the early PutObject failed: sending the file again"
+        );
+        self.put_object(spec, first).await
+    }
+
     pub(crate) async fn put_object(
         &self,
         spec: &ObjectSpec,
         part: Part,
     ) -> Result<StoredObject, UploadError> {
         let size = part.chunks.len();
+        self.put_body(spec, size, part.chunks.into_byte_stream())
+            .await
+    }
+
+    /// A PutObject of `size` bytes from `body`, with the object options.
+    async fn put_body(
+        &self,
+        spec: &ObjectSpec,
+        size: u64,
+        body: ByteStream,
+    ) -> Result<StoredObject, UploadError> {
         let request = self
             .client
             .put_object()
@@ -324,7 +373,7 @@ impl Uploader {
             .content_disposition(&spec.content_disposition)
             .set_if_none_match(self.options.create_only.then(|| "*".to_owned()));
         let output = with_options!(request, self.options)
-            .body(part.chunks.into_byte_stream())
+            .body(body)
             .customize()
             .disable_payload_signing()
             .send()
@@ -336,6 +385,7 @@ impl Uploader {
             etag: output.e_tag,
             version_id: output.version_id,
             server_side_encryption: output.server_side_encryption.map(|s| s.as_str().to_owned()),
+            sent_while_received: false,
         })
     }
 

@@ -1,0 +1,394 @@
+//! A small file's PutObject begun while the file still arrives.
+//!
+//! PutObject needs the object's length before its first byte, so a file smaller than a part used to be read
+//! whole before it was sent: its upload took the time to receive it plus the time to store it. The length is
+//! often known much earlier. The last file of a form ends where the request does, less the closing boundary
+//! that every common client writes the same way. The route guesses the length from the request's
+//! Content-Length once the file's headers are read. With a guess, [`tap`] sends the file's bytes to the store as
+//! they arrive, and the upload takes the longer of its two legs instead of their sum.
+//!
+//! A guess is never trusted. The bytes that complete the guessed length are held back until the file is seen to
+//! end exactly there. If the file ends sooner or goes on, the PUT is dropped before its body is whole. The store
+//! never keeps an object whose body is shorter than its Content-Length, so nothing is stored. The file then goes
+//! the usual way, from the bytes the part reader kept as always. A PUT the store fails is sent again the usual
+//! way too, because a streamed body cannot be replayed. The PUT holds at most [`QUEUE`] chunks beyond the part
+//! the reader fills.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, ready};
+
+use aws_sdk_s3::primitives::{ByteStream, SdkBody};
+use bytes::{Bytes, BytesMut};
+use futures_util::Stream;
+use http_body::{Body, Frame, SizeHint};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::PollSender;
+
+use super::{ObjectSpec, StoredObject, UploadError, Uploader};
+use crate::content_type::SNIFF_LEN;
+
+/// Chunks on their way to the store at once: what a PUT that cannot keep up holds beyond the part.
+const QUEUE: usize = 2;
+
+/// Decides, from the file's first bytes (up to [`SNIFF_LEN`]), what to store it as; `None`: not early.
+pub type Decide = Box<dyn FnOnce(&[u8]) -> Option<ObjectSpec> + Send>;
+
+/// What became of an early PUT, once the file has been read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// None was begun: the file was too short to gain from it, or its type was refused.
+    NotBegun,
+    /// The file did not end at the guessed length: the PUT was dropped and the file goes the usual way.
+    Abandoned,
+    /// Every byte was sent; the PUT's answer decides ([`StoredObject::sent_while_received`]).
+    Sent,
+}
+
+type Put = JoinHandle<Result<StoredObject, UploadError>>;
+
+/// The route's handle on an early PUT: what became of it, and, once every byte was sent, its answer.
+pub struct EarlyPut {
+    shared: Arc<Mutex<Shared>>,
+    uploader: Uploader,
+}
+
+#[derive(Default)]
+struct Shared {
+    put: Option<Put>,
+    key: Option<String>,
+    begun: bool,
+    sent: bool,
+}
+
+impl Shared {
+    fn abandon(&mut self) {
+        if let Some(put) = self.put.take() {
+            put.abort();
+        }
+    }
+}
+
+fn lock(shared: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
+    shared.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl EarlyPut {
+    pub fn outcome(&self) -> Outcome {
+        let shared = lock(&self.shared);
+        match (shared.begun, shared.sent) {
+            (false, _) => Outcome::NotBegun,
+            (true, false) => Outcome::Abandoned,
+            (true, true) => Outcome::Sent,
+        }
+    }
+
+    /// The PUT whose every byte was sent, to await; any other is dropped.
+    pub(super) fn take_sent(&self) -> Option<Put> {
+        let mut shared = lock(&self.shared);
+        if shared.sent {
+            shared.put.take()
+        } else {
+            shared.abandon();
+            None
+        }
+    }
+}
+
+impl Drop for EarlyPut {
+    /// A PUT nobody took: dropped if it can still be, else its object is deleted once it is stored.
+    fn drop(&mut self) {
+        let mut shared = lock(&self.shared);
+        if !shared.sent {
+            shared.abandon();
+            return;
+        }
+        if let (Some(put), Some(key)) = (shared.put.take(), shared.key.clone()) {
+            let uploader = self.uploader.clone();
+            self.uploader.lifecycle.spawn(async move {
+                if let Ok(Ok(_)) = put.await {
+                    uploader.delete_all(&[key]).await;
+                }
+            });
+        }
+    }
+}
+
+/// Wraps a file's chunks so that, once its first bytes are in and `decide` agrees, they also go to a PutObject
+/// of `length` bytes; the reader reads the chunks as before.
+pub fn tap<S, E>(
+    uploader: &Uploader,
+    chunks: S,
+    length: u64,
+    decide: Decide,
+) -> (Tapped<S>, EarlyPut)
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+{
+    let shared = Arc::new(Mutex::new(Shared::default()));
+    let tapped = Tapped {
+        inner: chunks,
+        tap: Some(Tap {
+            uploader: uploader.clone(),
+            shared: Arc::clone(&shared),
+            length,
+            seen: 0,
+            queue: VecDeque::new(),
+            held: None,
+            phase: Phase::Waiting(decide),
+            ended: false,
+        }),
+    };
+    let handle = EarlyPut {
+        shared,
+        uploader: uploader.clone(),
+    };
+    (tapped, handle)
+}
+
+/// A file's chunks, also sent to an early PUT while that can still be right.
+pub struct Tapped<S> {
+    inner: S,
+    /// `None` once there is no early PUT (never begun, abandoned, or every byte sent).
+    tap: Option<Tap>,
+}
+
+impl<S> Tapped<S> {
+    /// The chunks alone, with no early PUT.
+    pub fn plain(chunks: S) -> Self {
+        Self {
+            inner: chunks,
+            tap: None,
+        }
+    }
+}
+
+struct Tap {
+    uploader: Uploader,
+    shared: Arc<Mutex<Shared>>,
+    /// The guessed length of the file.
+    length: u64,
+    /// The file's bytes read so far.
+    seen: u64,
+    /// Chunks not sent yet: all of them until the PUT begins, then those waiting for room.
+    queue: VecDeque<Bytes>,
+    /// The chunk that completes `length`, sent once the file is seen to end with it.
+    held: Option<Bytes>,
+    phase: Phase,
+    /// The file's chunks have ended (the queue is being sent before the end is passed on).
+    ended: bool,
+}
+
+enum Phase {
+    /// Until the first [`SNIFF_LEN`] bytes are in.
+    Waiting(Decide),
+    Sending(PollSender<Bytes>),
+    /// Taken out for a moment.
+    Gone,
+}
+
+impl Tap {
+    /// Takes in the next chunk of the file; `false`: the early PUT is over (abandoned or never begun).
+    fn take_in(&mut self, chunk: &Bytes) -> bool {
+        if self.held.is_some() {
+            return false; // bytes beyond the guessed length
+        }
+        self.seen += chunk.len() as u64;
+        match self.seen.cmp(&self.length) {
+            std::cmp::Ordering::Greater => return false,
+            std::cmp::Ordering::Equal => self.held = Some(chunk.clone()),
+            std::cmp::Ordering::Less => self.queue.push_back(chunk.clone()),
+        }
+        if matches!(self.phase, Phase::Waiting(_)) && self.seen >= SNIFF_LEN as u64 {
+            return self.begin();
+        }
+        true
+    }
+
+    /// Decides from the first bytes and begins the PUT.
+    fn begin(&mut self) -> bool {
+        let Phase::Waiting(decide) = std::mem::replace(&mut self.phase, Phase::Gone) else {
+            return true;
+        };
+        let mut head = BytesMut::with_capacity(SNIFF_LEN);
+        for chunk in self.queue.iter().chain(self.held.iter()) {
+            let take = (SNIFF_LEN - head.len()).min(chunk.len());
+            head.extend_from_slice(&chunk[..take]);
+        }
+        let Some(spec) = decide(&head) else {
+            return false;
+        };
+        let (sender, receiver) = mpsc::channel(QUEUE);
+        let body = ChannelBody {
+            receiver,
+            left: self.length,
+        };
+        let uploader = self.uploader.clone();
+        let length = self.length;
+        let key = spec.key.clone();
+        let put = self.uploader.lifecycle.spawn(async move {
+            let body = ByteStream::new(SdkBody::from_body_1_x(body));
+            let mut stored = uploader.put_body(&spec, length, body).await?;
+            stored.sent_while_received = true;
+            Ok(stored)
+        });
+        let mut shared = lock(&self.shared);
+        shared.put = Some(put);
+        shared.key = Some(key);
+        shared.begun = true;
+        drop(shared);
+        self.phase = Phase::Sending(PollSender::new(sender));
+        true
+    }
+
+    /// Sends what is queued; `Ready(false)`: the PUT is gone (it failed; its answer says why).
+    fn poll_send(&mut self, cx: &mut Context<'_>) -> Poll<bool> {
+        let Phase::Sending(sender) = &mut self.phase else {
+            return Poll::Ready(true);
+        };
+        while let Some(chunk) = self.queue.pop_front() {
+            match sender.poll_reserve(cx) {
+                Poll::Ready(Ok(())) => {
+                    if sender.send_item(chunk).is_err() {
+                        return Poll::Ready(false);
+                    }
+                }
+                Poll::Ready(Err(_)) => return Poll::Ready(false),
+                Poll::Pending => {
+                    self.queue.push_front(chunk);
+                    return Poll::Pending;
+                }
+            }
+        }
+        Poll::Ready(true)
+    }
+
+    /// The file ended: whether it ended at the guessed length (then the held chunk goes out last).
+    fn end(&mut self) -> bool {
+        self.ended = true;
+        match (self.held.take(), &self.phase) {
+            (Some(last), Phase::Sending(_)) => {
+                self.queue.push_back(last);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn abandon(&mut self) {
+        lock(&self.shared).abandon();
+    }
+
+    /// Every byte is sent: the body ends, and the PUT's answer is the file's.
+    fn finish(&mut self) {
+        self.phase = Phase::Gone; // drops the sender: the body ends
+        lock(&self.shared).sent = true;
+    }
+}
+
+impl<S, E> Stream for Tapped<S>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+{
+    type Item = Result<Bytes, E>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if let Some(tap) = &mut this.tap {
+            // Room for what is queued first: a store slower than the client slows the client down.
+            let going = ready!(tap.poll_send(cx));
+            let ended = tap.ended;
+            match (going, ended) {
+                (true, true) => tap.finish(),
+                (false, _) => tap.abandon(),
+                (true, false) => {}
+            }
+            if !going || ended {
+                this.tap = None;
+            }
+            if ended {
+                return Poll::Ready(None);
+            }
+        }
+        let next = ready!(Pin::new(&mut this.inner).poll_next(cx));
+        let Some(tap) = &mut this.tap else {
+            return Poll::Ready(next);
+        };
+        match &next {
+            Some(Ok(chunk)) => {
+                if !tap.take_in(chunk) {
+                    this.stop();
+                }
+                Poll::Ready(next)
+            }
+            Some(Err(_)) => {
+                this.stop();
+                Poll::Ready(next)
+            }
+            None if tap.end() => {
+                // The last chunk, then the end; this poll returns once they are sent.
+                match ready!(tap.poll_send(cx)) {
+                    true => tap.finish(),
+                    false => tap.abandon(),
+                }
+                this.tap = None;
+                Poll::Ready(None)
+            }
+            None => {
+                this.stop();
+                Poll::Ready(None)
+            }
+        }
+    }
+}
+
+impl<S> Tapped<S> {
+    fn stop(&mut self) {
+        if let Some(mut tap) = self.tap.take() {
+            tap.abandon();
+        }
+    }
+}
+
+impl<S> Drop for Tapped<S> {
+    /// A file not read to its end (the request failed) never completes its PUT.
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The PUT's body: the chunks as the tap sends them, `left` bytes in all.
+struct ChannelBody {
+    receiver: mpsc::Receiver<Bytes>,
+    left: u64,
+}
+
+/// A body that ended before its length: the request must fail, not end short.
+#[derive(Debug, thiserror::Error)]
+#[error("the file did not end at its expected length")]
+struct EndedShort;
+
+impl Body for ChannelBody {
+    type Data = Bytes;
+    type Error = EndedShort;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, EndedShort>>> {
+        match ready!(self.receiver.poll_recv(cx)) {
+            Some(chunk) => {
+                self.left = self.left.saturating_sub(chunk.len() as u64);
+                Poll::Ready(Some(Ok(Frame::data(chunk))))
+            }
+            None if self.left == 0 => Poll::Ready(None),
+            None => Poll::Ready(Some(Err(EndedShort))),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.left)
+    }
+}
