@@ -41,9 +41,9 @@ pub(crate) fn scenarios(quick: bool, rounds: Option<usize>, tus: bool, s3: bool)
     let mut all = if quick {
         vec![
             s("seq", "1 MiB x 5 sequential", 1, MIB, 5, 1, r(1), 0.0),
-            s("large", "20 MiB + 1 B", 1, 20 * MIB + 1, 1, 1, r(1), 0.9),
-            s("huge", "64 MiB", 1, 64 * MIB, 1, 1, r(1), 0.9),
-            s("many", "50 x 1 MiB, 8 in flight", 1, MIB, 50, 8, r(1), 0.8),
+            s("large", "20 MiB + 1 B", 1, 20 * MIB + 1, 1, 1, r(1), 0.95),
+            s("huge", "64 MiB", 1, 64 * MIB, 1, 1, r(1), 0.95),
+            s("many", "50 x 1 MiB, 8 in flight", 1, MIB, 50, 8, r(1), 0.9),
             s(
                 "multi",
                 "1 request of 3 x (1 MiB + 1 B)",
@@ -58,8 +58,8 @@ pub(crate) fn scenarios(quick: bool, rounds: Option<usize>, tus: bool, s3: bool)
     } else {
         vec![
             s("seq", "1 MiB x 20 sequential", 1, MIB, 20, 1, r(3), 0.0),
-            s("large", "100 MiB + 1 B", 1, 100 * MIB + 1, 1, 1, r(3), 0.9),
-            s("huge", "1 GiB", 1, GIB, 1, 1, r(3), 0.9),
+            s("large", "100 MiB + 1 B", 1, 100 * MIB + 1, 1, 1, r(3), 0.95),
+            s("huge", "1 GiB", 1, GIB, 1, 1, r(3), 0.95),
             s(
                 "many",
                 "500 x 1 MiB, 32 in flight",
@@ -68,7 +68,7 @@ pub(crate) fn scenarios(quick: bool, rounds: Option<usize>, tus: bool, s3: bool)
                 500,
                 32,
                 r(2),
-                0.8,
+                0.9,
             ),
             s(
                 "multi",
@@ -78,7 +78,7 @@ pub(crate) fn scenarios(quick: bool, rounds: Option<usize>, tus: bool, s3: bool)
                 1,
                 1,
                 r(3),
-                0.9,
+                0.95,
             ),
         ]
     };
