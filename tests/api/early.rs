@@ -101,6 +101,39 @@ async fn the_last_file_of_a_form_is_stored_while_it_arrives() {
 }
 
 #[tokio::test]
+async fn a_file_whose_closing_boundary_comes_later_is_still_sent_while_it_arrives() {
+    // The parser hands over the file's last bytes, then, once the boundary's read arrives, an empty chunk
+    // that ends the file: the early PUT waits for that end instead of taking it for more bytes.
+    let app = spawn_app().await;
+    let file = pattern(700_000);
+    for cut_before_crlf in [true, false] {
+        let mut first = format!("--{BOUNDARY}\r\n{}", file_head(": ")).into_bytes();
+        first.extend_from_slice(&file);
+        let closing = format!("--{BOUNDARY}--\r\n");
+        let rest = if cut_before_crlf {
+            format!("\r\n{closing}")
+        } else {
+            first.extend_from_slice(b"\r\n");
+            closing
+        };
+        let response = post_pieces(
+            &app,
+            vec![first, rest.into_bytes()],
+            Duration::from_millis(200),
+        )
+        .await;
+        let (key, _) = stored_file(response).await;
+        assert_eq!(app.object_bytes(&key).await, file);
+    }
+    assert_eq!(
+        early_puts(&app).await,
+        (2, 0, 0),
+        "both sent while they arrived"
+    );
+    app.assert_bucket_holds(2).await;
+}
+
+#[tokio::test]
 async fn forms_laid_out_otherwise_are_stored_whole_the_usual_way() {
     let app = spawn_app().await;
     let file = pattern(200_000);

@@ -192,6 +192,10 @@ enum Phase {
 impl Tap {
     /// Takes in the next chunk of the file; `false`: the early PUT is over (abandoned or never begun).
     fn take_in(&mut self, chunk: &Bytes) -> bool {
+        if chunk.is_empty() {
+            // The parser ends a file with an empty chunk when its closing boundary came in a later read.
+            return true;
+        }
         if self.held.is_some() {
             return false; // bytes beyond the guessed length
         }
