@@ -172,7 +172,7 @@ impl Bench {
                 let names: Vec<String> = (0..files.len())
                     .map(|j| format!("{prefix}-{i}-{j}.bin"))
                     .collect();
-                let answer = self.post(server, &names, &files).await?;
+                let answer = self.post(server, &names, &files, scenario.pace).await?;
                 let latency = started.elapsed();
                 let mut stored = Vec::new();
                 for (j, (data, file)) in files.into_iter().zip(&answer).enumerate() {
@@ -197,7 +197,7 @@ impl Bench {
                 for (j, data) in files.into_iter().enumerate() {
                     let key = direct_key(&format!("{prefix}-{i}-{j}.bin"));
                     if side == Side::Direct {
-                        self.put(&key, &data).await?;
+                        self.put(&key, &data, scenario.pace).await?;
                     } else {
                         complete = Some(self.put_multipart(&key, &data).await?);
                     }
@@ -220,7 +220,9 @@ impl Bench {
         server: usize,
         names: &[String],
         files: &[Bytes],
+        pace: Option<u64>,
     ) -> anyhow::Result<Vec<serde_json::Value>> {
+        let frame = if pace.is_some() { PACED_FRAME } else { FRAME };
         let mut frames: Vec<Bytes> = Vec::new();
         for (name, data) in names.iter().zip(files) {
             frames.push(Bytes::from(format!(
@@ -229,7 +231,7 @@ impl Bench {
             )));
             let mut at = 0;
             while at < data.len() {
-                let end = (at + FRAME).min(data.len());
+                let end = (at + frame).min(data.len());
                 frames.push(data.slice(at..end));
                 at = end;
             }
@@ -237,9 +239,7 @@ impl Bench {
         }
         frames.push(Bytes::from(format!("--{BOUNDARY}--\r\n")));
         let length: usize = frames.iter().map(Bytes::len).sum();
-        let body = reqwest::Body::wrap_stream(futures_util::stream::iter(
-            frames.into_iter().map(Ok::<_, std::io::Error>),
-        ));
+        let body = reqwest::Body::wrap_stream(paced(frames, pace));
         let response = self
             .http
             .post(format!("{}/upload", self.servers[server].url))

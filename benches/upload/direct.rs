@@ -5,14 +5,32 @@ use super::*;
 
 impl Bench {
     /// The direct reference: one PutObject with the server's client settings.
-    pub(crate) async fn put(&self, key: &str, data: &Bytes) -> anyhow::Result<()> {
+    pub(crate) async fn put(
+        &self,
+        key: &str,
+        data: &Bytes,
+        pace: Option<u64>,
+    ) -> anyhow::Result<()> {
+        let body = match pace {
+            None => ByteStream::from(data.clone()),
+            Some(_) => {
+                let frames = (0..data.len())
+                    .step_by(PACED_FRAME)
+                    .map(|at| data.slice(at..(at + PACED_FRAME).min(data.len())))
+                    .collect();
+                let stream = paced(frames, pace).map_ok(http_body::Frame::data);
+                ByteStream::new(aws_smithy_types::body::SdkBody::from_body_1_x(
+                    http_body_util::StreamBody::new(stream),
+                ))
+            }
+        };
         self.s3
             .put_object()
             .bucket(BUCKET)
             .key(key)
             .content_length(data.len() as i64)
             .content_type("application/octet-stream")
-            .body(ByteStream::from(data.clone()))
+            .body(body)
             .customize()
             .disable_payload_signing()
             .send()

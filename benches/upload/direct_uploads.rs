@@ -30,6 +30,7 @@ pub(crate) fn direct_upload_scenarios(quick: bool, rounds: Option<usize>) -> Vec
         in_flight,
         rounds: rounds.unwrap_or(default_rounds),
         target_ratio: None,
+        pace: None,
         via,
     };
     let (huge, huge_label, many, many_in_flight) = if quick {

@@ -16,7 +16,13 @@ pub(crate) struct Scenario {
     pub(crate) target_ratio: Option<f64>,
     /// How the server side sends its files.
     pub(crate) via: Via,
+    /// A client slower than loopback: every side sends its bodies at this many bytes per second, in
+    /// [`PACED_FRAME`] frames.
+    pub(crate) pace: Option<u64>,
 }
+
+/// The frames of a paced scenario's bodies.
+pub(crate) const PACED_FRAME: usize = 128 * 1024;
 
 impl Scenario {
     pub(crate) fn bytes_per_round(&self) -> u64 {
@@ -37,10 +43,17 @@ pub(crate) fn scenarios(quick: bool, rounds: Option<usize>, tus: bool, s3: bool)
         rounds,
         target_ratio: (target > 0.0).then_some(target),
         via: Via::Post,
+        pace: None,
+    };
+    // A file that arrives at 32 MiB/s, as from a fast uplink: 32 ms for 1 MiB, whichever side receives it.
+    let paced = |name: &str, requests, rounds| Scenario {
+        pace: Some(32 * MIB),
+        ..s("paced", name, 1, MIB, requests, 1, rounds, 0.0)
     };
     let mut all = if quick {
         vec![
             s("seq", "1 MiB x 5 sequential", 1, MIB, 5, 1, r(1), 0.0),
+            paced("1 MiB x 5 sequential, sent at 32 MiB/s", 5, r(1)),
             s("large", "20 MiB + 1 B", 1, 20 * MIB + 1, 1, 1, r(1), 0.95),
             s("huge", "64 MiB", 1, 64 * MIB, 1, 1, r(1), 0.95),
             s("many", "50 x 1 MiB, 8 in flight", 1, MIB, 50, 8, r(1), 0.9),
@@ -58,6 +71,7 @@ pub(crate) fn scenarios(quick: bool, rounds: Option<usize>, tus: bool, s3: bool)
     } else {
         vec![
             s("seq", "1 MiB x 20 sequential", 1, MIB, 20, 1, r(3), 0.0),
+            paced("1 MiB x 20 sequential, sent at 32 MiB/s", 20, r(3)),
             s("large", "100 MiB + 1 B", 1, 100 * MIB + 1, 1, 1, r(3), 0.95),
             s("huge", "1 GiB", 1, GIB, 1, 1, r(3), 0.95),
             s(
@@ -165,4 +179,26 @@ pub(crate) fn side_id(side: Side) -> &'static str {
         Side::Server(0) => "server",
         Side::Server(_) => "serverb",
     }
+}
+
+/// `frames` as a body stream: at once, or each when its last byte is due at `pace` bytes per second from the
+/// first poll (so a form's few bytes of headers and boundaries barely count, and every side ends its file at the
+/// same time).
+pub(crate) fn paced(
+    frames: Vec<Bytes>,
+    pace: Option<u64>,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + Sync + 'static {
+    futures_util::stream::unfold(
+        (frames.into_iter(), None::<tokio::time::Instant>, 0u64),
+        move |(mut frames, start, sent)| async move {
+            let frame = frames.next()?;
+            let start = start.unwrap_or_else(tokio::time::Instant::now);
+            let sent = sent + frame.len() as u64;
+            if let Some(rate) = pace {
+                let due = Duration::from_secs_f64(sent as f64 / rate as f64);
+                tokio::time::sleep_until(start + due).await;
+            }
+            Some((Ok(frame), (frames, Some(start), sent)))
+        },
+    )
 }

@@ -31,6 +31,7 @@ pub(crate) fn tus_scenarios(size: u64, label: &str, rounds: usize) -> Vec<Scenar
         in_flight: 1,
         rounds,
         target_ratio: None,
+        pace: None,
         via: Via::Tus { patch_size },
     };
     vec![
