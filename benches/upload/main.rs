@@ -34,7 +34,8 @@
 //! (VmHWM, reset through `/proc/<pid>/clear_refs` before each round).
 //!
 //! Settings (environment): `BENCH_QUICK=1` smaller sizes; `BENCH_ROUNDS=n` rounds for every scenario;
-//! `BENCH_ONLY=seq,large,huge,many,multi,tus,tus8,s3huge,s3many` a subset; `BENCH_NO_TUS=1` skips the tus scenarios;
+//! `BENCH_ONLY=seq,paced,large,huge,many,multi,tus,tus8,s3huge,s3many` a subset (`paced`: 1 MiB files sent at
+//! 32 MiB/s by every side, a client slower than loopback); `BENCH_NO_TUS=1` skips the tus scenarios;
 //! `BENCH_NO_S3=1` the direct-upload ones; `BENCH_DATA_DIR` the store's folder (default under
 //! `/dev/shm`); `BENCH_NO_DIRECT_MULTIPART=1` skips the direct multipart reference; `BENCH_REPORT=path` also
 //! writes the report to a file. `UPLOAD_PART_SIZE`, `UPLOAD_PARTS_IN_FLIGHT`, `UPLOAD_MEMORY_BUDGET` and
