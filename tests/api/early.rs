@@ -9,7 +9,9 @@ use reqwest::multipart::{Form, Part};
 use serde_json::Value;
 use tokio::io::AsyncWriteExt as _;
 
-use crate::helpers::{TestApp, file_part, pattern, png, spawn_app, spawn_app_with};
+use futures_util::StreamExt as _;
+
+use crate::helpers::{TestApp, pattern, png, spawn_app, spawn_app_with};
 
 const BOUNDARY: &str = "early-boundary-7MA4YWxk";
 
@@ -28,6 +30,21 @@ async fn early_puts(app: &TestApp) -> (u64, u64, u64) {
             .unwrap_or_else(|| panic!("no series {series} in {text}"))
     };
     (value("stored"), value("resent"), value("abandoned"))
+}
+
+/// How far into a file the clients below pause first: the server has waited for the client before it has read
+/// `EAGER_LIMIT` (256 KiB) of the file, so it begins the early PUT.
+const FIRST_PAUSE_AT: usize = 40_000;
+
+/// `body` cut at `cuts` (offsets into it, ascending).
+fn cut(body: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
+    let mut pieces = Vec::new();
+    let mut from = 0;
+    for &to in cuts.iter().chain([body.len()].iter()) {
+        pieces.push(body[from..to].to_vec());
+        from = to;
+    }
+    pieces
 }
 
 /// Sends `pieces` as one request body with its Content-Length, pausing `pause` between pieces.
@@ -75,13 +92,28 @@ fn file_head(colon: &str) -> String {
     )
 }
 
+/// A part whose bytes come in two pieces, `FIRST_PAUSE_AT` bytes and the rest, 100 ms apart, with its length.
+fn slow_part(bytes: &[u8], name: &str, mime: &str) -> Part {
+    let pieces = cut(bytes, &[FIRST_PAUSE_AT]);
+    let stream = futures_util::stream::iter(pieces).then(|piece| async move {
+        if piece.len() != FIRST_PAUSE_AT {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok::<_, std::io::Error>(Bytes::from(piece))
+    });
+    Part::stream_with_length(reqwest::Body::wrap_stream(stream), bytes.len() as u64)
+        .file_name(name.to_owned())
+        .mime_str(mime)
+        .expect("mime")
+}
+
 #[tokio::test]
 async fn the_last_file_of_a_form_is_stored_while_it_arrives() {
     let app = spawn_app().await;
     let bytes = pattern(1024 * 1024 + 17);
     let form = Form::new().text("title", "사진").part(
         "photos",
-        file_part(bytes.clone(), "고양이.bin", "application/octet-stream"),
+        slow_part(&bytes, "고양이.bin", "application/octet-stream"),
     );
     let (key, size) = stored_file(app.upload(form).await).await;
     assert_eq!(size, bytes.len() as u64);
@@ -93,7 +125,7 @@ async fn the_last_file_of_a_form_is_stored_while_it_arrives() {
     let app = spawn_app_with(&[("ALLOWED_TYPES", "image/png")]).await;
     let mut image = png();
     image.extend_from_slice(&pattern(300_000));
-    let form = Form::new().part("photos", file_part(image.clone(), "a.png", "image/png"));
+    let form = Form::new().part("photos", slow_part(&image, "a.png", "image/png"));
     let (key, _) = stored_file(app.upload(form).await).await;
     assert_eq!(app.object_bytes(&key).await, image);
     assert_eq!(early_puts(&app).await, (1, 0, 0));
@@ -116,12 +148,10 @@ async fn a_file_whose_closing_boundary_comes_later_is_still_sent_while_it_arrive
             first.extend_from_slice(b"\r\n");
             closing
         };
-        let response = post_pieces(
-            &app,
-            vec![first, rest.into_bytes()],
-            Duration::from_millis(200),
-        )
-        .await;
+        let file_at = first.len() - file.len() - usize::from(!cut_before_crlf) * 2;
+        let mut pieces = cut(&first, &[file_at + FIRST_PAUSE_AT]);
+        pieces.push(rest.into_bytes());
+        let response = post_pieces(&app, pieces, Duration::from_millis(200)).await;
         let (key, _) = stored_file(response).await;
         assert_eq!(app.object_bytes(&key).await, file);
     }
@@ -174,7 +204,8 @@ async fn forms_laid_out_otherwise_are_stored_whole_the_usual_way() {
         let mut body = before.as_bytes().to_vec();
         body.extend_from_slice(&file);
         body.extend_from_slice(after.as_bytes());
-        let response = post_pieces(&app, vec![body], Duration::ZERO).await;
+        let pieces = cut(&body, &[before.len() + FIRST_PAUSE_AT]);
+        let response = post_pieces(&app, pieces, Duration::from_millis(100)).await;
         let (key, size) = stored_file(response).await;
         assert_eq!(size, file.len() as u64, "{case}");
         assert_eq!(app.object_bytes(&key).await, file, "{case}");
@@ -197,11 +228,11 @@ async fn a_file_that_goes_on_past_its_guessed_end_is_never_stored_cut_there() {
     let head = format!("--{BOUNDARY}\r\n{}", file_head(":"));
     let closing = format!("\r\n--{BOUNDARY}--\r\n");
     let guessed = file.len() - 2; // two headers, one byte each
-    let mut first = head.into_bytes();
-    first.extend_from_slice(&file[..guessed]);
-    let mut rest = file[guessed..].to_vec();
-    rest.extend_from_slice(closing.as_bytes());
-    let response = post_pieces(&app, vec![first, rest], Duration::from_millis(300)).await;
+    let mut body = head.clone().into_bytes();
+    body.extend_from_slice(&file);
+    body.extend_from_slice(closing.as_bytes());
+    let pieces = cut(&body, &[head.len() + FIRST_PAUSE_AT, head.len() + guessed]);
+    let response = post_pieces(&app, pieces, Duration::from_millis(300)).await;
     let (key, size) = stored_file(response).await;
     assert_eq!(size, file.len() as u64);
     assert_eq!(app.object_bytes(&key).await, file);
@@ -226,7 +257,12 @@ async fn a_client_gone_mid_file_leaves_nothing_of_the_early_put() {
     );
     socket.write_all(request.as_bytes()).await.expect("head");
     socket
-        .write_all(&file[..400_000])
+        .write_all(&file[..FIRST_PAUSE_AT])
+        .await
+        .expect("the file's first bytes");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    socket
+        .write_all(&file[FIRST_PAUSE_AT..400_000])
         .await
         .expect("most of the file");
     tokio::time::sleep(Duration::from_millis(300)).await;
