@@ -32,8 +32,8 @@ async fn early_puts(app: &TestApp) -> (u64, u64, u64) {
     (value("stored"), value("resent"), value("abandoned"))
 }
 
-/// How far into a file the clients below pause first: the server has waited for the client before it has read
-/// `EAGER_LIMIT` (256 KiB) of the file, so it begins the early PUT.
+/// How far into a file the clients below pause first, as a client on a real network does: the early PUT then
+/// has bytes to send before the rest of the file arrives.
 const FIRST_PAUSE_AT: usize = 40_000;
 
 /// `body` cut at `cuts` (offsets into it, ascending).

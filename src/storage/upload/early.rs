@@ -5,10 +5,7 @@
 //! often known much earlier. The last file of a form ends where the request does, less the closing boundary
 //! that every common client writes the same way. The route guesses the length from the request's
 //! Content-Length once the file's headers are read. With a guess, [`tap`] sends the file's bytes to the store as
-//! they arrive, and the upload takes the longer of its two legs instead of their sum. That pays only when the
-//! client is the slower leg, so the PUT begins when the server first has to wait for the client's bytes (after
-//! the type sniff's first bytes), and not at all for a file whose first [`EAGER_LIMIT`] bytes came without a wait:
-//! on a fast link the usual path, which sends the file's blocks at once, costs less CPU.
+//! they arrive, and the upload takes the longer of its two legs instead of their sum.
 //!
 //! A guess is never trusted. The bytes that complete the guessed length are held back until the file is seen to
 //! end exactly there. If the file ends sooner or goes on, the PUT is dropped before its body is whole. The store
@@ -39,10 +36,6 @@ use crate::content_type::SNIFF_LEN;
 
 /// The bytes sent to the PUT at once (the last batch may be smaller).
 const BATCH: u64 = 128 * 1024;
-
-/// The PUT begins only once the server has waited for the client: a file that arrives faster than that (its
-/// first [`EAGER_LIMIT`] bytes without a wait) goes the usual way.
-const EAGER_LIMIT: u64 = 256 * 1024;
 
 /// Decides, from the file's first bytes (up to [`SNIFF_LEN`]), what to store it as; `None`: not early.
 pub type Decide = Box<dyn FnOnce(&[u8]) -> Option<ObjectSpec> + Send>;
@@ -219,14 +212,10 @@ impl Tap {
             std::cmp::Ordering::Equal => self.held = Some(chunk.clone()),
             std::cmp::Ordering::Less => self.push(chunk.clone()),
         }
-        // A client this far into its file without keeping the server waiting is faster than the store: the
-        // usual path, which sends the file's blocks at once, costs less.
-        !(matches!(self.phase, Phase::Waiting(_)) && self.seen > EAGER_LIMIT)
-    }
-
-    /// Whether the PUT may begin: not begun yet, and the first bytes are in.
-    fn ready_to_begin(&self) -> bool {
-        matches!(self.phase, Phase::Waiting(_)) && self.seen >= SNIFF_LEN as u64
+        if matches!(self.phase, Phase::Waiting(_)) && self.seen >= SNIFF_LEN as u64 {
+            return self.begin();
+        }
+        true
     }
 
     /// Decides from the first bytes and begins the PUT.
@@ -337,21 +326,7 @@ where
                 return Poll::Ready(None);
             }
         }
-        let next = match Pin::new(&mut this.inner).poll_next(cx) {
-            Poll::Ready(next) => next,
-            Poll::Pending => {
-                // Waiting for the client: the store can take what came so far meanwhile.
-                if let Some(tap) = &mut this.tap
-                    && tap.ready_to_begin()
-                {
-                    let going = tap.begin() && tap.poll_send(cx) != Poll::Ready(false);
-                    if !going {
-                        this.stop();
-                    }
-                }
-                return Poll::Pending;
-            }
-        };
+        let next = ready!(Pin::new(&mut this.inner).poll_next(cx));
         let Some(tap) = &mut this.tap else {
             return Poll::Ready(next);
         };
