@@ -126,7 +126,7 @@ pub struct StoredObject {
     pub etag: Option<String>,
     pub version_id: Option<String>,
     pub server_side_encryption: Option<String>,
-    /// Stored by a PutObject begun while the file still arrived (see `early.rs`).
+    /// Stored by a PutObject begun while the file still arrived (see `early/`).
     pub sent_while_received: bool,
 }
 

@@ -26,13 +26,15 @@ use std::task::{Context, Poll, ready};
 use aws_sdk_s3::primitives::{ByteStream, SdkBody};
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
-use http_body::{Body, Frame, SizeHint};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::PollSender;
 
 use super::{ObjectSpec, StoredObject, UploadError, Uploader};
 use crate::content_type::SNIFF_LEN;
+use body::ChannelBody;
+
+mod body;
 
 /// The bytes sent to the PUT at once (the last batch may be smaller).
 const BATCH: u64 = 128 * 1024;
@@ -370,51 +372,5 @@ impl<S> Drop for Tapped<S> {
     /// A file not read to its end (the request failed) never completes its PUT.
     fn drop(&mut self) {
         self.stop();
-    }
-}
-
-/// The PUT's body: the chunks as the tap sends them, in batches, `left` bytes in all.
-struct ChannelBody {
-    receiver: mpsc::Receiver<Vec<Bytes>>,
-    /// What is left of the last batch.
-    batch: VecDeque<Bytes>,
-    left: u64,
-}
-
-/// A body that ended before its length: the request must fail, not end short.
-#[derive(Debug, thiserror::Error)]
-#[error("the file did not end at its expected length")]
-struct EndedShort;
-
-impl Body for ChannelBody {
-    type Data = Bytes;
-    type Error = EndedShort;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, EndedShort>>> {
-        if self.batch.is_empty() {
-            match ready!(self.receiver.poll_recv(cx)) {
-                Some(batch) => self.batch = batch.into(),
-                None if self.left == 0 => return Poll::Ready(None),
-                None => return Poll::Ready(Some(Err(EndedShort))),
-            }
-        }
-        match self.batch.pop_front() {
-            Some(chunk) => {
-                self.left = self.left.saturating_sub(chunk.len() as u64);
-                Poll::Ready(Some(Ok(Frame::data(chunk))))
-            }
-            // An empty batch is never sent; should one come, the next poll reads on.
-            None => {
-                cx.waker().wake_by_ref();
-                Poll::Pending
-            }
-        }
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(self.left)
     }
 }
