@@ -14,9 +14,11 @@
 //! way too, because a streamed body cannot be replayed.
 //!
 //! The bytes go out in batches of [`BATCH`] (or fewer, at the file's end). Each batch wakes the PUT's connection
-//! once, not once per chunk the client's reads gave: with a send per chunk, 500 uploads of 1 MiB took 13% more
-//! server CPU than sending each file once read (measured with `cargo bench --bench upload`). Beyond the part the
-//! reader fills, the PUT holds at most two batches: one filling and one being sent.
+//! once, not once per chunk the client's reads gave. Measured with `cargo bench --bench upload`, 500 uploads of
+//! 1 MiB on loopback took 8% more server CPU than sending each file once read (13% with a send per chunk). In
+//! exchange, a client slower than the store gets its answer right after its last byte: in the `paced` scenario
+//! the answer came at 1.06x a direct PUT's p50, against 1.21x before. Beyond the part the reader fills, the PUT
+//! holds at most two batches: one filling and one being sent.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
