@@ -115,7 +115,8 @@ impl Metrics {
                 "upload_early_puts_total",
                 "Files of POST /upload sent to the store while they arrived (the last file of a form, smaller \
                  than a part), by outcome: stored, resent (the store failed it: sent again once read), \
-                 abandoned (the file did not end where the form's length said: sent once read).",
+                 abandoned (the file did not end where the form's length said, or the store failed the PUT \
+                 before its last bytes: sent once read).",
             ),
             &["outcome"],
         )?;

@@ -55,11 +55,11 @@ pub(super) async fn start_file(
     });
     let (chunks, early) = match early_length {
         Some(length) => {
-            let state = state.clone();
+            let config = Arc::clone(&state.config);
             let (key, fieldname, originalname) =
                 (key.clone(), fieldname.clone(), originalname.clone());
             let decide = Box::new(move |head: &[u8]| {
-                object_spec(&state.config.upload, key, fieldname, originalname, head).ok()
+                object_spec(&config.upload, key, fieldname, originalname, head).ok()
             });
             let (chunks, early) = tap(&request.state.uploader, chunks, length, decide);
             (chunks, Some(early))

@@ -234,9 +234,11 @@ impl Uploader {
         // The block pool keeps its free blocks while a reader is registered: until this file is stored, so
         // that the next upload reuses the blocks its parts return (instead of faulting in fresh ones).
         let reading = self.blocks.reader();
-        let early = early.and_then(EarlyPut::take_sent);
         if first.eof {
             let slot = reader.slot().await?;
+            // Taken only now: should the wait for a slot fail, the route's handle still owns the PUT and deletes
+            // what it stores.
+            let early = early.and_then(EarlyPut::take_sent);
             let uploader = self.clone();
             let spec = spec.clone();
             return Ok(Box::pin(async move {

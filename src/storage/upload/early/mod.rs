@@ -49,7 +49,8 @@ pub type Decide = Box<dyn FnOnce(&[u8]) -> Option<ObjectSpec> + Send>;
 pub enum Outcome {
     /// None was begun: the file was too short to gain from it, or its type was refused.
     NotBegun,
-    /// The file did not end at the guessed length: the PUT was dropped and the file goes the usual way.
+    /// The file did not end at the guessed length, or the store failed the PUT before its last bytes: the PUT
+    /// was dropped and the file goes the usual way.
     Abandoned,
     /// Every byte was sent; the PUT's answer decides ([`StoredObject::sent_while_received`]).
     Sent,
