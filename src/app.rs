@@ -17,6 +17,7 @@ use tower_http::trace::TraceLayer;
 use crate::config::Config;
 use crate::embedded::PageOrigins;
 use crate::error::AppError;
+use crate::lanes::Lanes;
 use crate::metrics;
 use crate::routes;
 use crate::state::AppState;
@@ -29,6 +30,7 @@ use crate::storage::resumable::sweep::spawn_sweeper;
 /// A built application, bound to its port and ready to serve.
 pub struct Application {
     listener: TcpListener,
+    lanes: Lanes,
     router: Router,
     state: AppState,
     storage: Storage,
@@ -49,9 +51,11 @@ impl Application {
         let port = listener.local_addr().context("HTTP server address")?.port();
         let pages = PageOrigins::for_server(config.host, port, &config.access.cors_allowed_origins);
         let storage = Storage::open_for_pages(&config, pages).await?;
+        let lanes = Lanes::start(config.limits.server_threads)?;
         let state = AppState::new(config, storage.bucket().clone());
         Ok(Self {
             listener,
+            lanes,
             router: router(state.clone()),
             state,
             storage,
@@ -82,6 +86,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         let Self {
             listener,
+            lanes,
             router,
             state,
             storage,
@@ -99,7 +104,15 @@ impl Application {
             state.config.upload.key_prefix.clone(),
         );
         spawn_direct_sweeper(direct, state.config.direct_url_ttl, &state.lifecycle);
-        crate::server::serve(listener, router, &state.config, &state.lifecycle, shutdown).await;
+        crate::server::serve(
+            listener,
+            lanes,
+            router,
+            &state.config,
+            &state.lifecycle,
+            shutdown,
+        )
+        .await;
         // The embedded store stops after the server, once the clean-ups that needed it are done.
         drop(storage);
         Ok(())

@@ -36,6 +36,7 @@ pub mod config;
 pub mod content_type;
 pub mod embedded;
 pub mod error;
+mod lanes;
 pub mod lifecycle;
 pub mod metrics;
 pub mod naming;

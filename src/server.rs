@@ -1,5 +1,6 @@
 //! Serving connections, with what each client may hold bounded, and stopping without leaving uploads half done.
 //!
+//! - Connections are accepted here and each is served wholly on one of `SERVER_THREADS` lanes (`lanes.rs`).
 //! - At most `MAX_CONNECTIONS` connections are open: at the limit the server stops accepting, and new
 //!   connections wait in the listen queue until one closes.
 //! - A request's headers must arrive within `HEADER_READ_TIMEOUT_SECS`, and a connection that has had no
@@ -26,6 +27,7 @@ use tokio_util::task::TaskTracker;
 use tower::ServiceExt as _;
 
 use crate::config::Config;
+use crate::lanes::Lanes;
 use crate::lifecycle::Lifecycle;
 
 /// The largest read buffer of an HTTP/1 connection, which also caps a request's headers. hyper's default grows
@@ -51,6 +53,7 @@ const ANSWERS_SENT: Duration = Duration::from_secs(2);
 /// Serves `router` on `listener` until `shutdown` completes, then shuts down as the module says.
 pub(crate) async fn serve(
     listener: TcpListener,
+    lanes: Lanes,
     router: Router,
     config: &Config,
     lifecycle: &Lifecycle,
@@ -107,6 +110,15 @@ pub(crate) async fn serve(
             }
         };
         let _ = tcp.set_nodelay(true);
+        // The connection is served on its lane, registered with that lane's reactor.
+        let tcp = match tcp.into_std() {
+            Ok(tcp) => tcp,
+            Err(err) => {
+                tracing::debug!(error = %err, "could not hand a connection to a lane");
+                continue;
+            }
+        };
+        let (lane, lane_slot) = lanes.pick();
         let activity = Arc::new(Activity::new(clock));
         let service = {
             let (router, activity) = (router.clone(), Arc::clone(&activity));
@@ -120,11 +132,19 @@ pub(crate) async fn serve(
                 }
             })
         };
-        let connection = connections
-            .serve_connection_with_upgrades(TokioIo::new(tcp), service)
-            .into_owned();
+        let connections = connections.clone();
         let (idle, stopping) = (limits.header_read_timeout, stopping.clone());
-        open_connections.spawn(async move {
+        open_connections.spawn_on(async move {
+            let tcp = match tokio::net::TcpStream::from_std(tcp) {
+                Ok(tcp) => tcp,
+                Err(err) => {
+                    tracing::debug!(error = %err, "could not register a connection on its lane");
+                    return;
+                }
+            };
+            let connection = connections
+                .serve_connection_with_upgrades(TokioIo::new(tcp), service)
+                .into_owned();
             let mut connection = std::pin::pin!(connection);
             let mut closing = false;
             // An idle connection asked to close that does not (an HTTP/2 peer that never answers the GOAWAY's
@@ -157,8 +177,8 @@ pub(crate) async fn serve(
                     }
                 }
             }
-            drop(slot);
-        });
+            drop((slot, lane_slot));
+        }, lane);
     }
     // No new connections from here on; idle keep-alive connections are closed, requests in flight go on.
     drop(listener);

@@ -92,6 +92,9 @@ pub struct ConnectionLimits {
     pub header_read_timeout: Duration,
     /// `HTTP2_MAX_STREAMS`: requests one HTTP/2 connection may have open at once. Default 32.
     pub http2_max_streams: u32,
+    /// `SERVER_THREADS`: the threads that serve connections, each with its own runtime; a connection stays on
+    /// one (see `lanes.rs`). Default: one per CPU the process may use.
+    pub server_threads: usize,
 }
 
 /// What the `location` of a stored file is.

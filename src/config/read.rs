@@ -137,7 +137,13 @@ fn limits(env: &Env<'_>) -> Result<ConnectionLimits, ConfigError> {
             10u64,
         )?),
         http2_max_streams: at_least_one(env, "HTTP2_MAX_STREAMS", 32u32)?,
+        server_threads: at_least_one(env, "SERVER_THREADS", default_server_threads())?,
     })
+}
+
+/// One serving thread per CPU the process may use.
+pub(crate) fn default_server_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
 fn upload(

@@ -261,7 +261,17 @@ fn limits_have_defaults_and_refuse_zero() {
     assert_eq!(limits.max_uploads, 256);
     assert_eq!(limits.header_read_timeout, Duration::from_secs(10));
     assert_eq!(limits.http2_max_streams, 32);
+    assert_eq!(limits.server_threads, super::read::default_server_threads());
+    assert!(limits.server_threads >= 1);
+    assert_eq!(
+        config(&[("SERVER_THREADS", "3")])
+            .unwrap()
+            .limits
+            .server_threads,
+        3
+    );
     for name in [
+        "SERVER_THREADS",
         "MAX_CONNECTIONS",
         "MAX_UPLOADS",
         "HEADER_READ_TIMEOUT_SECS",

@@ -64,7 +64,8 @@ pub async fn build_client_and_credentials(
                 .operation_attempt_timeout(settings.timeout)
                 .build(),
         )
-        .retry_config(RetryConfig::standard().with_max_attempts(3));
+        .retry_config(RetryConfig::standard().with_max_attempts(3))
+        .http_client(super::http::PerThreadClient);
     if let Some(endpoint) = settings.endpoint {
         builder = builder
             .endpoint_url(endpoint)

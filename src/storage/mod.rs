@@ -16,6 +16,7 @@ pub mod body;
 mod client;
 pub mod direct;
 mod error;
+mod http;
 mod open;
 pub mod resumable;
 pub mod upload;

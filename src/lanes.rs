@@ -1,0 +1,85 @@
+//! Lanes: the threads that serve connections, each a single-threaded runtime of its own.
+//!
+//! A connection is handed to one lane when it is accepted and stays there: its requests, their upload tasks and
+//! the store connections they open all run on that lane's thread. A file's bytes then pass from the client's
+//! socket to the store's without waking another thread. On a shared multi-threaded runtime each chunk woke a
+//! parked worker (measured: 15 context switches and 2.6 ms of server CPU per 1 MiB upload, against 4 and 1.8 ms
+//! on one thread). Connections go to the lane with the fewest open.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use anyhow::Context as _;
+use tokio::runtime::Handle;
+use tokio_util::sync::CancellationToken;
+
+/// The lanes of one server; dropping it stops them (their tasks are dropped).
+pub(crate) struct Lanes {
+    lanes: Vec<Lane>,
+    next: AtomicUsize,
+    stop: CancellationToken,
+}
+
+struct Lane {
+    handle: Handle,
+    open: Arc<AtomicUsize>,
+}
+
+/// A connection's place on a lane, held until the connection ends.
+pub(crate) struct LaneSlot(Arc<AtomicUsize>);
+
+impl Drop for LaneSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Lanes {
+    /// Starts `count` lanes (at least one).
+    pub(crate) fn start(count: usize) -> anyhow::Result<Self> {
+        let stop = CancellationToken::new();
+        let mut lanes = Vec::with_capacity(count.max(1));
+        for n in 0..count.max(1) {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("start a lane's runtime")?;
+            let handle = runtime.handle().clone();
+            let stopped = stop.clone();
+            std::thread::Builder::new()
+                .name(format!("lane-{n}"))
+                .spawn(move || {
+                    runtime.block_on(stopped.cancelled());
+                    runtime.shutdown_background();
+                })
+                .context("start a lane's thread")?;
+            lanes.push(Lane {
+                handle,
+                open: Arc::default(),
+            });
+        }
+        Ok(Self {
+            lanes,
+            next: AtomicUsize::new(0),
+            stop,
+        })
+    }
+
+    /// The lane for a new connection: the one with the fewest open, the next in turn among equals.
+    pub(crate) fn pick(&self) -> (&Handle, LaneSlot) {
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let count = self.lanes.len();
+        let lane = (0..count)
+            .map(|i| &self.lanes[(start + i) % count])
+            .min_by_key(|lane| lane.open.load(Ordering::Relaxed))
+            .unwrap_or(&self.lanes[0]);
+        lane.open.fetch_add(1, Ordering::Relaxed);
+        (&lane.handle, LaneSlot(Arc::clone(&lane.open)))
+    }
+}
+
+impl Drop for Lanes {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
