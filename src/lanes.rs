@@ -83,3 +83,71 @@ impl Drop for Lanes {
         self.stop.cancel();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn connections_go_to_the_lane_with_the_fewest_open() {
+        let lanes = Lanes::start(2).expect("lanes");
+        let (first, a) = lanes.pick();
+        let first = first.id();
+        let (second, b) = lanes.pick();
+        assert_ne!(
+            first,
+            second.id(),
+            "the second connection goes to the idle lane"
+        );
+        drop(a);
+        let (third, _c) = lanes.pick();
+        assert_eq!(
+            third.id(),
+            first,
+            "the lane whose connection closed is the least loaded"
+        );
+        drop(b);
+        assert_eq!(
+            Lanes::start(0).expect("lanes").lanes.len(),
+            1,
+            "at least one lane"
+        );
+    }
+
+    #[test]
+    fn a_connection_and_the_tasks_it_spawns_run_on_its_lane_until_the_lanes_stop() {
+        let lanes = Lanes::start(2).expect("lanes");
+        let (lane, _slot) = lanes.pick();
+        let (tx, rx) = std::sync::mpsc::channel();
+        lane.spawn(async move {
+            let own = std::thread::current().id();
+            let name = std::thread::current().name().map(str::to_owned);
+            let spawned = tokio::spawn(async { std::thread::current().id() })
+                .await
+                .expect("join");
+            let _ = tx.send((name, own == spawned));
+        });
+        let (name, same) = rx.recv_timeout(Duration::from_secs(5)).expect("ran");
+        assert!(
+            name.is_some_and(|n| n.starts_with("lane-")),
+            "on a lane's thread"
+        );
+        assert!(same, "what the connection spawns stays on its thread");
+
+        // Dropping the lanes stops them: a task still waiting there is dropped.
+        let (dropped_tx, dropped_rx) = std::sync::mpsc::channel::<()>();
+        lane.spawn(async move {
+            let _dropped = dropped_tx;
+            std::future::pending::<()>().await;
+        });
+        drop(lanes);
+        assert!(
+            matches!(
+                dropped_rx.recv_timeout(Duration::from_secs(5)),
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected)
+            ),
+            "the waiting task was dropped"
+        );
+    }
+}

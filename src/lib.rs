@@ -11,6 +11,7 @@
 //! - [`state`]: what every request handler shares.
 //! - [`server`]: serving connections with what each client may hold bounded (connections, header time, idle
 //!   connections, HTTP/2 streams), and a shutdown that cancels unfinished uploads and waits for their clean-up.
+//!   Each connection is served on one of the lanes (`lanes.rs`): threads with a single-threaded runtime each.
 //! - [`lifecycle`]: the tracked upload tasks, their cancellation, and the ledger of what is not settled yet.
 //! - [`routes`]: one router per feature. [`routes::upload`] receives files; [`routes::tus`] resumable uploads
 //!   (tus 1.0.0); [`routes::meta`] serves the page, probes and the public configuration;

@@ -71,3 +71,106 @@ impl HttpConnector for PerThreadConnector {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead as _, BufReader, Write as _};
+    use std::net::TcpListener;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use aws_sdk_s3::config::Credentials;
+
+    use crate::storage::{ClientSettings, build_client};
+
+    /// A store that answers 200 to everything, keeps connections open, and counts them.
+    fn counting_store() -> (String, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&accepted);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                counter.fetch_add(1, Ordering::SeqCst);
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                    let mut writer = stream;
+                    let mut line = String::new();
+                    while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+                        if line == "\r\n" {
+                            let answer = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+                            if writer.write_all(answer.as_bytes()).is_err() {
+                                return;
+                            }
+                        }
+                        line.clear();
+                    }
+                });
+            }
+        });
+        (url, accepted)
+    }
+
+    /// Sends `requests` HeadBuckets one after another from a thread of its own with a runtime of its own, which
+    /// stays up (with its connections) until the returned sender is dropped.
+    fn from_a_thread(
+        client: &aws_sdk_s3::Client,
+        requests: usize,
+    ) -> tokio::sync::oneshot::Sender<()> {
+        let client = client.clone();
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                for _ in 0..requests {
+                    client
+                        .head_bucket()
+                        .bucket("b")
+                        .send()
+                        .await
+                        .expect("HeadBucket");
+                }
+                let _ = done_tx.send(());
+                // The runtime keeps running (and driving its connections) until told to stop.
+                let _ = stop_rx.await;
+            });
+        });
+        done_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("requests sent");
+        stop_tx
+    }
+
+    #[test]
+    fn each_thread_keeps_its_own_connections_and_reuses_them() {
+        let (url, accepted) = counting_store();
+        let client = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(build_client(ClientSettings {
+                region: "us-east-1".to_owned(),
+                endpoint: Some(url),
+                credentials: Some(Credentials::new("a", "b", None, None, "test")),
+                timeout: Duration::from_secs(5),
+            }));
+        let _first = from_a_thread(&client, 3);
+        assert_eq!(
+            accepted.load(Ordering::SeqCst),
+            1,
+            "one thread's requests reuse its connection"
+        );
+        // The first thread and its idle connection are still there: a shared pool would hand it out here.
+        let _second = from_a_thread(&client, 2);
+        assert_eq!(
+            accepted.load(Ordering::SeqCst),
+            2,
+            "another thread opens its own"
+        );
+    }
+}
