@@ -30,8 +30,9 @@
 //! are deleted so tmpfs does not fill.
 //!
 //! Reported per scenario and side: MiB/s, requests/s, p50 and p99 latency, and CPU seconds of the server, the
-//! store and the client over the timed section (utime+stime from `/proc/<pid>/stat`), and the server's peak RSS
-//! (VmHWM, reset through `/proc/<pid>/clear_refs` before each round).
+//! store and the client over the timed section (each thread's time on a CPU, from
+//! `/proc/<pid>/task/*/schedstat`), and the server's peak RSS (VmHWM, reset through `/proc/<pid>/clear_refs`
+//! before each round).
 //!
 //! Settings (environment): `BENCH_QUICK=1` smaller sizes; `BENCH_ROUNDS=n` rounds for every scenario;
 //! `BENCH_ONLY=seq,paced,large,huge,many,multi,tus,tus8,s3huge,s3many` a subset (`paced`: 1 MiB files sent at

@@ -12,8 +12,8 @@ pub(crate) fn report(
     let _ = writeln!(out, "{header}");
     let _ = writeln!(
         out,
-        "x direct = this side / direct PUT, measured in the same run. CPU counts utime+stime over the timed \
-         section only. Peak RSS is the server's VmHWM, reset before each round."
+        "x direct = this side / direct PUT, measured in the same run. CPU is the threads' time on a CPU \
+         (schedstat) over the timed section only. Peak RSS is the server's VmHWM, reset before each round."
     );
     let _ = writeln!(out);
     let _ = writeln!(
