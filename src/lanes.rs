@@ -1,10 +1,11 @@
 //! Lanes: the threads that serve connections, each a single-threaded runtime of its own.
 //!
 //! A connection is handed to one lane when it is accepted and stays there: its requests, their upload tasks and
-//! the store connections they open all run on that lane's thread. A file's bytes then pass from the client's
-//! socket to the store's without waking another thread. On a shared multi-threaded runtime each chunk woke a
-//! parked worker (measured: 15 context switches and 2.6 ms of server CPU per 1 MiB upload, against 4 and 1.8 ms
-//! on one thread). Connections go to the lane with the fewest open.
+//! the store connections they open (one pool per thread, `storage/http.rs`) all run on that lane's thread. A
+//! file's bytes then pass from the client's socket to the store's without waking another thread. On a shared
+//! multi-threaded runtime each hand-off of a chunk between tasks could wake the other worker: 13 to 15 context
+//! switches and 2.15 to 2.3 ms of server CPU per 1 MiB upload, against 4 and 1.5 to 1.85 ms on lanes (benches/
+//! RESULTS.md, issue 14). Connections go to the lane with the fewest open.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
