@@ -38,15 +38,19 @@ impl Drop for LaneSlot {
 impl Lanes {
     /// Starts `count` lanes (at least one).
     pub(crate) fn start(count: usize) -> anyhow::Result<Self> {
-        let stop = CancellationToken::new();
-        let mut lanes = Vec::with_capacity(count.max(1));
+        // Built first, so that a lane that cannot start stops those started before it (on drop).
+        let mut started = Self {
+            lanes: Vec::with_capacity(count.max(1)),
+            next: AtomicUsize::new(0),
+            stop: CancellationToken::new(),
+        };
         for n in 0..count.max(1) {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .context("start a lane's runtime")?;
             let handle = runtime.handle().clone();
-            let stopped = stop.clone();
+            let stopped = started.stop.clone();
             std::thread::Builder::new()
                 .name(format!("lane-{n}"))
                 .spawn(move || {
@@ -54,16 +58,12 @@ impl Lanes {
                     runtime.shutdown_background();
                 })
                 .context("start a lane's thread")?;
-            lanes.push(Lane {
+            started.lanes.push(Lane {
                 handle,
                 open: Arc::default(),
             });
         }
-        Ok(Self {
-            lanes,
-            next: AtomicUsize::new(0),
-            stop,
-        })
+        Ok(started)
     }
 
     /// The lane for a new connection: the one with the fewest open, the next in turn among equals.
