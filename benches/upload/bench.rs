@@ -10,6 +10,8 @@ pub(crate) struct Bench {
     pub(crate) http: reqwest::Client,
     pub(crate) s3: Client,
     pub(crate) store: Proc,
+    /// The byte relay in front of the store, and a client that sends through it (unless `BENCH_RELAY=0`).
+    pub(crate) relay: Option<(Proc, Client)>,
     pub(crate) servers: Vec<Server>,
     pub(crate) part_size: u64,
     pub(crate) parts_in_flight: usize,
@@ -68,6 +70,7 @@ impl Bench {
         match side {
             Side::Direct => "direct PUT".to_owned(),
             Side::DirectMultipart => "direct multipart".to_owned(),
+            Side::Relay => "direct PUT via relay".to_owned(),
             Side::Server(i) => self.servers[i].label.clone(),
         }
     }
@@ -80,9 +83,11 @@ impl Bench {
         into: &mut Measured,
     ) -> anyhow::Result<()> {
         let prefix = format!("{}-{}-r{round}", scenario.id, side_id(side));
-        // The server measured: the one this side uploads through, or the one under test for direct sides.
-        let server = match side {
-            Side::Server(i) => &self.servers[i].proc,
+        // The server measured: the one this side uploads through (the relay for its side), or the one under
+        // test for direct sides.
+        let server = match (side, &self.relay) {
+            (Side::Server(i), _) => &self.servers[i].proc,
+            (Side::Relay, Some((relay, _))) => relay,
             _ => &self.servers[0].proc,
         };
         server.reset_peak_rss()?;
@@ -192,14 +197,18 @@ impl Bench {
                 }
                 return Ok((latency, None, stored));
             }
-            Side::Direct | Side::DirectMultipart => {
+            Side::Direct | Side::DirectMultipart | Side::Relay => {
                 let mut stored = Vec::new();
                 for (j, data) in files.into_iter().enumerate() {
                     let key = direct_key(&format!("{prefix}-{i}-{j}.bin"));
-                    if side == Side::Direct {
-                        self.put(&key, &data, scenario.pace).await?;
-                    } else {
-                        complete = Some(self.put_multipart(&key, &data).await?);
+                    match (side, &self.relay) {
+                        (Side::DirectMultipart, _) => {
+                            complete = Some(self.put_multipart(&key, &data).await?);
+                        }
+                        (Side::Relay, Some((_, through))) => {
+                            self.put(through, &key, &data, scenario.pace).await?;
+                        }
+                        _ => self.put(&self.s3, &key, &data, scenario.pace).await?,
                     }
                     stored.push(Stored {
                         key,

@@ -4,9 +4,11 @@
 use super::*;
 
 impl Bench {
-    /// The direct reference: one PutObject with the server's client settings.
+    /// The direct reference: one PutObject with the server's client settings, through `s3` (the store's client,
+    /// or the relay's).
     pub(crate) async fn put(
         &self,
+        s3: &Client,
         key: &str,
         data: &Bytes,
         pace: Option<u64>,
@@ -24,8 +26,7 @@ impl Bench {
                 ))
             }
         };
-        self.s3
-            .put_object()
+        s3.put_object()
             .bucket(BUCKET)
             .key(key)
             .content_length(data.len() as i64)

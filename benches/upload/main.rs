@@ -15,6 +15,9 @@
 //!   limit. Files larger than one part are also sent directly as a multipart upload (same part size
 //!   and parts in flight as the server), to tell what the store's multipart path costs from what the proxy
 //!   costs.
+//! - **the relay** (`relay.rs`): the direct PUT again, through a process that only copies bytes between two
+//!   sockets. It is the floor of any proxy on this machine, so each small-file scenario shows what the server
+//!   reaches against what any server in between could.
 //! - **tus**: the same bytes as a resumable upload (`POST /files`, then PATCHes with
 //!   `application/offset+octet-stream` bodies streamed like the multipart ones): one PATCH of the whole file, or
 //!   sequential PATCHes of 8 MiB, each at the offset the previous one answered (`tus.rs`). Every answer is
@@ -38,7 +41,8 @@
 //! `BENCH_ONLY=seq,paced,large,huge,many,multi,tus,tus8,s3huge,s3many` a subset (`paced`: 1 MiB files sent at
 //! 32 MiB/s by every side, a client slower than loopback); `BENCH_NO_TUS=1` skips the tus scenarios;
 //! `BENCH_NO_S3=1` the direct-upload ones; `BENCH_DATA_DIR` the store's folder (default under
-//! `/dev/shm`); `BENCH_NO_DIRECT_MULTIPART=1` skips the direct multipart reference; `BENCH_REPORT=path` also
+//! `/dev/shm`); `BENCH_NO_DIRECT_MULTIPART=1` skips the direct multipart reference; `BENCH_RELAY=0|small|all` where the
+//! relay side runs (default `small`: the `POST /upload` scenarios of files no larger than a part); `BENCH_REPORT=path` also
 //! writes the report to a file. `UPLOAD_PART_SIZE`, `UPLOAD_PARTS_IN_FLIGHT`, `UPLOAD_MEMORY_BUDGET` and
 //! `RUST_LOG` pass through to the server.
 //!
@@ -53,6 +57,7 @@ mod direct;
 mod direct_uploads;
 mod options;
 mod process;
+mod relay;
 mod report;
 mod scenario;
 #[path = "../../tests/support/server.rs"]
@@ -84,6 +89,7 @@ use bench::*;
 use direct_uploads::*;
 use options::*;
 use process::*;
+use relay::*;
 use report::*;
 use scenario::*;
 use store::*;
@@ -106,6 +112,9 @@ const CLOCK_TICKS: f64 = 100.0;
 fn main() -> anyhow::Result<()> {
     if let Some(dir) = std::env::var_os(STORE_ROLE) {
         return run_store(PathBuf::from(dir));
+    }
+    if let Ok(store) = std::env::var(RELAY_ROLE) {
+        return run_relay(store);
     }
     // Under `cargo bench`, libtest-style arguments may be passed: `--bench` only, ignore them.
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -134,6 +143,10 @@ async fn run() -> anyhow::Result<()> {
     let _cleanup = RemoveOnDrop(options.data_dir.clone());
     let (store, s3) = start_store(&options.data_dir).await?;
     let endpoint = store.url().to_owned();
+    let relay = match options.relay {
+        Relay::Off => None,
+        _ => Some(start_relay(&endpoint).await?),
+    };
 
     // The servers, with the settings they will read (to run the direct multipart reference alike).
     let binary = PathBuf::from(env!("CARGO_BIN_EXE_s3-upload-server"));
@@ -179,6 +192,7 @@ async fn run() -> anyhow::Result<()> {
         http,
         s3,
         store,
+        relay,
         servers,
         part_size: config.upload.part_size,
         parts_in_flight: config.upload.parts_in_flight,
@@ -188,7 +202,7 @@ async fn run() -> anyhow::Result<()> {
         header = format!("{header}\n{}", alignment_note(bench.part_size));
     }
     eprintln!("{header}");
-    let results = measure(&bench, &scenarios, options.direct_multipart).await?;
+    let results = measure(&bench, &scenarios, &options).await?;
     drop(perf);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let idle: Vec<(String, u64, u64)> = bench
@@ -256,7 +270,7 @@ fn header(options: &Options, bench: &Bench, binary: &Path, config: &Config) -> S
 async fn measure(
     bench: &Bench,
     scenarios: &[Scenario],
-    direct_multipart: bool,
+    options: &Options,
 ) -> anyhow::Result<Vec<(Scenario, Vec<(Side, Measured)>)>> {
     let mut results = Vec::new();
     for scenario in scenarios {
@@ -264,8 +278,20 @@ async fn measure(
         sides.extend((0..bench.servers.len()).map(Side::Server));
         // The tus scenarios are compared with a direct PUT; the direct multipart reference of a file that size
         // is the POST /upload scenario's.
-        if direct_multipart && scenario.file_size > bench.part_size && scenario.via == Via::Post {
+        if options.direct_multipart
+            && scenario.file_size > bench.part_size
+            && scenario.via == Via::Post
+        {
             sides.insert(1, Side::DirectMultipart);
+        }
+        // The floor of any proxy, beside the POST /upload scenarios (by default those of small files).
+        let relayed = match options.relay {
+            Relay::Off => false,
+            Relay::Small => scenario.file_size <= bench.part_size,
+            Relay::All => true,
+        };
+        if bench.relay.is_some() && relayed && scenario.via == Via::Post {
+            sides.insert(1, Side::Relay);
         }
         let mut measured: Vec<(Side, Measured)> =
             sides.iter().map(|s| (*s, Measured::default())).collect();

@@ -15,6 +15,8 @@ pub(crate) struct Options {
     pub(crate) s3: bool,
     /// Unless `BENCH_NO_DIRECT_MULTIPART=1`: files larger than a part are also sent straight as multipart.
     pub(crate) direct_multipart: bool,
+    /// `BENCH_RELAY=0|small|all` (default `small`): where the direct PUT through a byte relay runs too.
+    pub(crate) relay: Relay,
     /// `BENCH_DATA_DIR` (default `/dev/shm`): where the store's folder goes.
     pub(crate) data_dir: PathBuf,
     /// `BENCH_COMPARE_BIN`, `BENCH_COMPARE_ENV`, `BENCH_COMPARE_LABEL`: a second server in the same rounds.
@@ -23,6 +25,15 @@ pub(crate) struct Options {
     pub(crate) perf_out: Option<String>,
     /// `BENCH_REPORT`: also write the report to this file.
     pub(crate) report_path: Option<String>,
+}
+
+/// Which `POST /upload` scenarios also send the direct PUT through the byte relay ([`super::relay`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Relay {
+    Off,
+    /// Files no larger than a part: the scenarios where the proxy's cost per request shows.
+    Small,
+    All,
 }
 
 /// The second server of an A/B run.
@@ -55,6 +66,11 @@ impl Options {
             tus: std::env::var_os("BENCH_NO_TUS").is_none_or(|v| v == "0"),
             s3: std::env::var_os("BENCH_NO_S3").is_none_or(|v| v == "0"),
             direct_multipart: std::env::var_os("BENCH_NO_DIRECT_MULTIPART").is_none(),
+            relay: match var("BENCH_RELAY").as_deref() {
+                Some("0" | "off") => Relay::Off,
+                Some("all") => Relay::All,
+                _ => Relay::Small,
+            },
             data_dir: std::env::var_os("BENCH_DATA_DIR")
                 .map_or_else(|| PathBuf::from("/dev/shm"), PathBuf::from)
                 .join(format!("upload-bench-{}", std::process::id())),

@@ -13,7 +13,8 @@ pub(crate) fn report(
     let _ = writeln!(
         out,
         "x direct = this side / direct PUT, measured in the same run. CPU is the threads' time on a CPU \
-         (schedstat) over the timed section only. Peak RSS is the server's VmHWM, reset before each round."
+         (schedstat) over the timed section only. Peak RSS is the server's VmHWM, reset before each round. \
+         On the relay's row, the server's columns are the relay's."
     );
     let _ = writeln!(out);
     let _ = writeln!(
@@ -33,6 +34,7 @@ pub(crate) fn report(
             let label = match side {
                 Side::Direct => "direct PUT".to_owned(),
                 Side::DirectMultipart => "direct multipart".to_owned(),
+                Side::Relay => "direct PUT via a byte relay".to_owned(),
                 Side::Server(i) => match scenario.via {
                     Via::S3Multipart => format!("{}: signs, parts to the store", labels[*i]),
                     Via::S3Form => format!("{}: signs, forms to the store", labels[*i]),
@@ -72,6 +74,7 @@ pub(crate) fn report(
             mib(*start) <= 20.0,
         ));
     }
+    notes.extend(relay_notes(results));
     notes.extend(tus_notes(results));
     notes.extend(direct_upload_notes(results));
     for note in notes {
@@ -112,7 +115,7 @@ fn row(
         ),
     };
     let (peak, server_cpu) = match side {
-        Side::Server(_) => (
+        Side::Server(_) | Side::Relay => (
             format!("{:.1}", mib(m.server_peak_kib)),
             format!("{:.2}", m.per_gib(m.server_cpu)),
         ),

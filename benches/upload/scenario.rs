@@ -114,6 +114,8 @@ pub(crate) fn scenarios(quick: bool, rounds: Option<usize>, tus: bool, s3: bool)
 pub(crate) enum Side {
     Direct,
     DirectMultipart,
+    /// The direct PUT through the byte relay: the floor of any proxy (`relay.rs`).
+    Relay,
     /// One of the servers: 0 is the one under test, 1 the optional comparison (`BENCH_COMPARE_BIN`).
     Server(usize),
 }
@@ -176,6 +178,7 @@ pub(crate) fn side_id(side: Side) -> &'static str {
     match side {
         Side::Direct => "direct",
         Side::DirectMultipart => "directmp",
+        Side::Relay => "relay",
         Side::Server(0) => "server",
         Side::Server(_) => "serverb",
     }
