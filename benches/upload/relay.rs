@@ -70,15 +70,7 @@ pub(crate) async fn start_relay(store_url: &str) -> anyhow::Result<(Proc, Client
     let mut command = Command::new(std::env::current_exe()?);
     command.env(RELAY_ROLE, address);
     let relay = Proc::start("relay", command)?;
-    let s3 = build_client(ClientSettings {
-        region: REGION.to_owned(),
-        endpoint: Some(relay.url().to_owned()),
-        credentials: Some(Credentials::new(
-            ACCESS_KEY, SECRET_KEY, None, None, "bench",
-        )),
-        timeout: Duration::from_secs(600),
-    })
-    .await;
+    let s3 = bench_client(relay.url()).await;
     Ok((relay, s3))
 }
 

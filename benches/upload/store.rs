@@ -43,19 +43,25 @@ pub(crate) async fn start_store(data_dir: &Path) -> anyhow::Result<(Proc, Client
     let mut command = Command::new(std::env::current_exe()?);
     command.env(STORE_ROLE, data_dir);
     let store = Proc::start("store", command)?;
-    let s3 = build_client(ClientSettings {
-        region: REGION.to_owned(),
-        endpoint: Some(store.url().to_owned()),
-        credentials: Some(Credentials::new(
-            ACCESS_KEY, SECRET_KEY, None, None, "bench",
-        )),
-        timeout: Duration::from_secs(600),
-    })
-    .await;
+    let s3 = bench_client(store.url()).await;
     s3.create_bucket()
         .bucket(BUCKET)
         .send()
         .await
         .context("create the bench bucket")?;
     Ok((store, s3))
+}
+
+/// The bench's S3 client (the server's client settings, the bench's keys) to the store at `endpoint`, or to
+/// whatever sits in front of it.
+pub(crate) async fn bench_client(endpoint: &str) -> Client {
+    build_client(ClientSettings {
+        region: REGION.to_owned(),
+        endpoint: Some(endpoint.to_owned()),
+        credentials: Some(Credentials::new(
+            ACCESS_KEY, SECRET_KEY, None, None, "bench",
+        )),
+        timeout: Duration::from_secs(600),
+    })
+    .await
 }
