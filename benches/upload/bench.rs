@@ -70,7 +70,7 @@ impl Bench {
         match side {
             Side::Direct => "direct PUT".to_owned(),
             Side::DirectMultipart => "direct multipart".to_owned(),
-            Side::Relay => "direct PUT via relay".to_owned(),
+            Side::Relay => "direct PUT via a byte relay".to_owned(),
             Side::Server(i) => self.servers[i].label.clone(),
         }
     }

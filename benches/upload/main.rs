@@ -41,10 +41,10 @@
 //! `BENCH_ONLY=seq,paced,large,huge,many,multi,tus,tus8,s3huge,s3many` a subset (`paced`: 1 MiB files sent at
 //! 32 MiB/s by every side, a client slower than loopback); `BENCH_NO_TUS=1` skips the tus scenarios;
 //! `BENCH_NO_S3=1` the direct-upload ones; `BENCH_DATA_DIR` the store's folder (default under
-//! `/dev/shm`); `BENCH_NO_DIRECT_MULTIPART=1` skips the direct multipart reference; `BENCH_RELAY=0|small|all` where the
-//! relay side runs (default `small`: the `POST /upload` scenarios of files no larger than a part); `BENCH_REPORT=path` also
-//! writes the report to a file. `UPLOAD_PART_SIZE`, `UPLOAD_PARTS_IN_FLIGHT`, `UPLOAD_MEMORY_BUDGET` and
-//! `RUST_LOG` pass through to the server.
+//! `/dev/shm`); `BENCH_NO_DIRECT_MULTIPART=1` skips the direct multipart reference; `BENCH_RELAY=0|small|all`
+//! where the relay side runs (default `small`: the `POST /upload` scenarios of files no larger than a part);
+//! `BENCH_REPORT=path` also writes the report to a file. `UPLOAD_PART_SIZE`, `UPLOAD_PARTS_IN_FLIGHT`,
+//! `UPLOAD_MEMORY_BUDGET` and `RUST_LOG` pass through to the server.
 //!
 //! A/B in one run: `BENCH_COMPARE_BIN=/path/to/another/build` and/or
 //! `BENCH_COMPARE_ENV="UPLOAD_PART_SIZE=16777216 UPLOAD_PARTS_IN_FLIGHT=2"` start a second server (named by

@@ -4,8 +4,9 @@
 //! it pays the kernel's TCP receive and send on top of a direct PUT, and on this machine's 2 cores it takes that
 //! CPU from the client and the store. The relay does only that: a child process (this executable, re-run in its
 //! relay role) that accepts on loopback, connects to the store, and copies bytes both ways with 64 KiB buffers,
-//! each connection one task on one thread. It parses nothing, checks nothing and never copies a byte twice, so
-//! what a direct PUT through it reaches bounds what the server can reach in the same run.
+//! each connection one task on one thread. It parses nothing and checks nothing, and each byte passes through one
+//! buffer of its own on the way (the server copies it twice more, into multer's buffer and into a part's block).
+//! What a direct PUT through it reaches bounds what the server can reach in the same run.
 
 use super::*;
 
