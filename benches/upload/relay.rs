@@ -32,33 +32,31 @@ pub(crate) fn run_relay(store: String) -> anyhow::Result<()> {
             let mut sink = Vec::new();
             let _ = std::io::stdin().read_to_end(&mut sink);
         });
-        let accept = async {
-            loop {
-                let (mut client, _) = listener.accept().await?;
-                let store = store.clone();
-                tokio::spawn(async move {
-                    let Ok(mut upstream) = tokio::net::TcpStream::connect(&store).await else {
-                        return;
-                    };
-                    let _ = client.set_nodelay(true);
-                    let _ = upstream.set_nodelay(true);
-                    let _ = tokio::io::copy_bidirectional_with_sizes(
-                        &mut client,
-                        &mut upstream,
-                        64 * 1024,
-                        64 * 1024,
-                    )
-                    .await;
-                });
-            }
-            #[allow(unreachable_code)]
-            Ok::<(), anyhow::Error>(())
-        };
         tokio::select! {
             _ = stdin_closed => Ok(()),
-            accepted = accept => accepted,
+            accepted = relay_all(listener, store) => accepted,
         }
     })
+}
+
+/// Forwards every connection `listener` accepts to `store`; returns only if accepting fails.
+async fn relay_all(listener: tokio::net::TcpListener, store: String) -> anyhow::Result<()> {
+    loop {
+        let (client, _) = listener.accept().await?;
+        tokio::spawn(forward(client, store.clone()));
+    }
+}
+
+/// Copies bytes both ways between `client` and a new connection to `store` until either side closes.
+async fn forward(mut client: tokio::net::TcpStream, store: String) {
+    let Ok(mut upstream) = tokio::net::TcpStream::connect(&store).await else {
+        return;
+    };
+    let _ = client.set_nodelay(true);
+    let _ = upstream.set_nodelay(true);
+    let _ =
+        tokio::io::copy_bidirectional_with_sizes(&mut client, &mut upstream, 64 * 1024, 64 * 1024)
+            .await;
 }
 
 /// Starts the relay child in front of the store at `store_url`, and an S3 client that sends through it (the
